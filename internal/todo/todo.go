@@ -1,0 +1,87 @@
+package todo
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Bounds on a todo, mirrored by CHECK constraints in sql/ so that no path can
+// store a row that breaks them.
+const (
+	MaxTitleLen       = 500
+	MaxDescriptionLen = 10000
+)
+
+// Todo is a row of the todos table as its owner sees it.
+type Todo struct {
+	ID          string
+	UserID      string
+	Title       string
+	Description *string
+	Completed   bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// NewTodo is what a caller may give when creating a todo. The owner is never
+// part of it: PostgreSQL fills user_id from the transaction's identity.
+type NewTodo struct {
+	Title       string
+	Description *string
+	Completed   bool
+}
+
+// Validate reports the first field that breaks a bound, as a *ValidationError.
+func (n NewTodo) Validate() error {
+	if err := validateTitle(n.Title); err != nil {
+		return err
+	}
+	return validateDescription(n.Description)
+}
+
+// TodoPatch is a partial update. A nil pointer leaves the field as it is;
+// DescriptionSet with a nil Description clears the description.
+type TodoPatch struct {
+	Title          *string
+	DescriptionSet bool
+	Description    *string
+	Completed      *bool
+}
+
+// Empty reports whether the patch changes nothing.
+func (p TodoPatch) Empty() bool {
+	return p.Title == nil && !p.DescriptionSet && p.Completed == nil
+}
+
+// Validate reports the first field that breaks a bound, as a *ValidationError.
+func (p TodoPatch) Validate() error {
+	if p.Title != nil {
+		if err := validateTitle(*p.Title); err != nil {
+			return err
+		}
+	}
+	if p.DescriptionSet {
+		return validateDescription(p.Description)
+	}
+	return nil
+}
+
+func validateTitle(title string) error {
+	switch {
+	case strings.TrimSpace(title) == "":
+		return &ValidationError{Field: "title", Reason: "must not be empty or only white space"}
+	case runeLen(title) > MaxTitleLen:
+		return &ValidationError{Field: "title", Reason: "must be at most 500 characters"}
+	}
+	return nil
+}
+
+func validateDescription(d *string) error {
+	if d != nil && runeLen(*d) > MaxDescriptionLen {
+		return &ValidationError{Field: "description", Reason: "must be at most 10000 characters"}
+	}
+	return nil
+}
+
+func runeLen(s string) int { return utf8.RuneCountInString(s) }

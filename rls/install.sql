@@ -1,0 +1,21 @@
+-- rls/install.sql: the whole row level security of rowgate, in one place.
+--
+-- This is a tern code package. `rowgate migrate` installs it after the
+-- migrations, in one transaction, and keeps the result only if it changes
+-- something; `tern code install rls` installs it too. Every statement here is
+-- idempotent, and the package is authoritative: it first drops every policy
+-- in the schema, so a policy that is not written here does not survive.
+--
+-- Read in this order:
+--   identity.sql  who is calling: app_user_id(), the one accessor
+--   reset.sql     drop every existing policy, so only what follows exists
+--   users.sql     a user sees and changes only their own row
+--   todos.sql     a todo is visible and changeable only by its owner
+
+{{ template "identity.sql" . }}
+
+{{ template "reset.sql" . }}
+
+{{ template "users.sql" . }}
+
+{{ template "todos.sql" . }}
