@@ -59,6 +59,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.As(err, new(usageError)):
 			fmt.Fprintf(stderr, "rowgate %s: %v\n", c.name, err)
 			return 2
+		case errors.As(err, new(exitError)):
+			e := err.(exitError)
+			if e.err != nil {
+				fmt.Fprintf(stderr, "rowgate %s: %v\n", c.name, e.err)
+			}
+			return e.code
 		default:
 			fmt.Fprintf(stderr, "rowgate %s: %v\n", c.name, err)
 			return 1
@@ -81,6 +87,20 @@ func usage(w io.Writer) {
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// exitError ends the command with a chosen exit code, printing err unless
+// it is nil (the command already said what it had to).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
