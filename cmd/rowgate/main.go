@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var exit exitError
 		switch {
 		case err == nil:
 			return 0
@@ -59,12 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.As(err, new(usageError)):
 			fmt.Fprintf(stderr, "rowgate %s: %v\n", c.name, err)
 			return 2
-		case errors.As(err, new(exitError)):
-			e := err.(exitError)
-			if e.err != nil {
-				fmt.Fprintf(stderr, "rowgate %s: %v\n", c.name, e.err)
+		case errors.As(err, &exit):
+			if exit.err != nil {
+				fmt.Fprintf(stderr, "rowgate %s: %v\n", c.name, exit.err)
 			}
-			return e.code
+			return exit.code
 		default:
 			fmt.Fprintf(stderr, "rowgate %s: %v\n", c.name, err)
 			return 1
