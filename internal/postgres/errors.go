@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rowgate/rowgate/internal/todo"
+)
+
+// classify maps a driver error to a domain error by SQLSTATE, never by
+// message text. Errors it does not recognise are returned wrapped, for the
+// HTTP layer to log and answer 500 without echoing them.
+func classify(err error) error {
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errUserMissing), errors.Is(err, pgx.ErrNoRows):
+		return todo.ErrNotFound
+	case isDomain(err):
+		return err
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %w", todo.ErrUnavailable, err)
+	case errors.As(err, &pgErr):
+		return classifyPg(pgErr, err)
+	case pgconn.Timeout(err), pgconn.SafeToRetry(err):
+		return fmt.Errorf("%w: %w", todo.ErrUnavailable, err)
+	}
+	return err
+}
+
+func classifyPg(pgErr *pgconn.PgError, err error) error {
+	switch {
+	case pgErr.Code == pgerrcode.CheckViolation, pgErr.Code == pgerrcode.NotNullViolation,
+		pgErr.Code == pgerrcode.StringDataRightTruncationDataException:
+		return &todo.ValidationError{Field: fieldOf(pgErr), Reason: "is out of bounds"}
+	case pgErr.Code == pgerrcode.InvalidTextRepresentation:
+		// A malformed id reaching the database: it names no row.
+		return todo.ErrNotFound
+	case pgErr.Code == pgerrcode.InsufficientPrivilege:
+		return fmt.Errorf("%w: %w", todo.ErrForbidden, err)
+	case pgErr.Code == pgerrcode.UniqueViolation, pgErr.Code == pgerrcode.ForeignKeyViolation:
+		return fmt.Errorf("%w: %w", todo.ErrConflict, err)
+	case pgErr.Code == pgerrcode.QueryCanceled, pgErr.Code == pgerrcode.LockNotAvailable,
+		pgErr.Code == pgerrcode.SerializationFailure, pgErr.Code == pgerrcode.DeadlockDetected,
+		pgErr.Code == pgerrcode.TooManyConnections, pgErr.Code == pgerrcode.CannotConnectNow,
+		pgErr.Code == pgerrcode.AdminShutdown, pgerrcode.IsConnectionException(pgErr.Code):
+		return fmt.Errorf("%w: %w", todo.ErrUnavailable, err)
+	}
+	return err
+}
+
+// isMissingOwner reports a todo insert whose owner row is gone (23503 on
+// todos_user_id_fkey).
+func isMissingOwner(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation &&
+		pgErr.ConstraintName == "todos_user_id_fkey"
+}
+
+// fieldOf names the field a constraint guards: constraints in sql/ are named
+// <table>_<column>_<rule>.
+func fieldOf(pgErr *pgconn.PgError) string {
+	if pgErr.ColumnName != "" {
+		return pgErr.ColumnName
+	}
+	parts := strings.SplitN(pgErr.ConstraintName, "_", 3)
+	if len(parts) >= 2 {
+		return parts[1]
+	}
+	return ""
+}
+
+func isDomain(err error) bool {
+	var v *todo.ValidationError
+	return errors.Is(err, todo.ErrNotFound) || errors.Is(err, todo.ErrPreconditionFailed) ||
+		errors.Is(err, todo.ErrConflict) || errors.As(err, &v)
+}
