@@ -22,8 +22,11 @@ func TestTodosIsolation(t *testing.T) {
 	}
 	title := "pwned"
 	checks := map[string]error{
-		"Get":    func() error { _, err := db.Todos().Get(ctx, alice, theirs.ID); return err }(),
-		"Update": func() error { _, err := db.Todos().Update(ctx, alice, theirs.ID, todo.TodoPatch{Title: &title}, nil); return err }(),
+		"Get": func() error { _, err := db.Todos().Get(ctx, alice, theirs.ID); return err }(),
+		"Update": func() error {
+			_, err := db.Todos().Update(ctx, alice, theirs.ID, todo.TodoPatch{Title: &title}, nil)
+			return err
+		}(),
 		"Delete": db.Todos().Delete(ctx, alice, theirs.ID, nil),
 		"GetMissing": func() error {
 			_, err := db.Todos().Get(ctx, alice, "00000000-0000-4000-8000-000000000000")

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/rowgate/rowgate/internal/pgtest"
 	"github.com/rowgate/rowgate/internal/postgres"
 	"github.com/rowgate/rowgate/internal/todo"
@@ -71,4 +70,3 @@ func TestRoundTrips(t *testing.T) {
 		})
 	}
 }
-

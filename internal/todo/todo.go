@@ -73,13 +73,20 @@ func validateTitle(title string) error {
 		return &ValidationError{Field: "title", Reason: "must not be empty or only white space"}
 	case runeLen(title) > MaxTitleLen:
 		return &ValidationError{Field: "title", Reason: "must be at most 500 characters"}
+	case strings.ContainsRune(title, 0):
+		return &ValidationError{Field: "title", Reason: "must not contain NUL characters"}
 	}
 	return nil
 }
 
 func validateDescription(d *string) error {
-	if d != nil && runeLen(*d) > MaxDescriptionLen {
+	switch {
+	case d == nil:
+		return nil
+	case runeLen(*d) > MaxDescriptionLen:
 		return &ValidationError{Field: "description", Reason: "must be at most 10000 characters"}
+	case strings.ContainsRune(*d, 0):
+		return &ValidationError{Field: "description", Reason: "must not contain NUL characters"}
 	}
 	return nil
 }

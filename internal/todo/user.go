@@ -1,6 +1,9 @@
 package todo
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // MaxNameLen bounds a user's display name, in characters.
 const MaxNameLen = 200
@@ -26,8 +29,14 @@ type UserPatch struct {
 
 // Validate reports the first field that breaks a bound, as a *ValidationError.
 func (p UserPatch) Validate() error {
-	if p.NameSet && p.Name != nil && runeLen(*p.Name) > MaxNameLen {
+	if !p.NameSet || p.Name == nil {
+		return nil
+	}
+	if runeLen(*p.Name) > MaxNameLen {
 		return &ValidationError{Field: "name", Reason: "must be at most 200 characters"}
+	}
+	if strings.ContainsRune(*p.Name, 0) {
+		return &ValidationError{Field: "name", Reason: "must not contain NUL characters"}
 	}
 	return nil
 }
