@@ -1,7 +1,10 @@
 // Command rowgate is a data service for users and their todos in which
 // PostgreSQL's row level security decides who owns what.
 //
+//	rowgate dev       run everything locally, in one command
+//	rowgate serve     serve the HTTP API as rowgate_app
 //	rowgate migrate   create the runtime role, apply sql/, install rls/
+//	rowgate token     mint a development JWT
 //
 // Run `rowgate <command> -h` for a command's flags.
 package main
@@ -27,7 +30,10 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"dev", "run everything locally: throwaway PostgreSQL, migrate, serve, print a curl", runDev},
+		{"serve", "serve the HTTP API (connects as rowgate_app)", runServe},
 		{"migrate", "create the runtime role, apply sql/ migrations, install rls/ policies", runMigrate},
+		{"token", "mint a development JWT for a user id", runToken},
 	}
 }
 

@@ -115,16 +115,8 @@ func (s *server) setup(ctx context.Context) error {
 	if s.admin, err = pgxpool.New(ctx, s.base.String()); err != nil {
 		return err
 	}
-	var stmt string
-	err = s.admin.QueryRow(ctx, `select format('create role %I login createrole password %L', $1::text, $2::text)`, Owner, OwnerPassword).Scan(&stmt)
-	if err != nil {
+	if err := migrate.Bootstrap(ctx, s.base.String(), Owner, OwnerPassword, s.template); err != nil {
 		return err
-	}
-	if _, err := s.admin.Exec(ctx, stmt); err != nil && !isDuplicate(err) {
-		return fmt.Errorf("create role %s: %w", Owner, err)
-	}
-	if _, err := s.admin.Exec(ctx, "create database "+pgx.Identifier{s.template}.Sanitize()+" owner "+Owner); err != nil {
-		return fmt.Errorf("create template database: %w", err)
 	}
 	err = migrate.Run(ctx, s.url(Owner, OwnerPassword, s.template), migrate.Options{AppPassword: AppPassword})
 	if err != nil {

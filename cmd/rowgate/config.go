@@ -1,0 +1,149 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serveConfig is every setting of `rowgate serve`. Each comes from its
+// environment variable, and a flag overrides it; the README documents them
+// in one table. Defaults fail closed: no issuer or audience means no start.
+type serveConfig struct {
+	DatabaseURL      string
+	ListenAddr       string
+	JWKSURL          string
+	JWKSFile         string
+	Issuer           string
+	Audience         string
+	AllowAnyIssuer   bool
+	AllowAnyAudience bool
+	ClockSkew        time.Duration
+	LogFormat        string
+	LogLevel         string
+	RequestTimeout   time.Duration
+	StatementTimeout time.Duration
+	ShutdownTimeout  time.Duration
+	DBMaxConns       int
+	CORSOrigins      string
+	PprofAddr        string
+}
+
+// envFlags binds flags whose defaults come from the environment; a bad
+// environment value is reported like a bad flag.
+type envFlags struct {
+	fs   *flag.FlagSet
+	errs []string
+}
+
+func (e *envFlags) str(p *string, name, env, def, usage string) {
+	if v := os.Getenv(env); v != "" {
+		def = v
+	}
+	e.fs.StringVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) boolean(p *bool, name, env string, usage string) {
+	def := false
+	if v := os.Getenv(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Sprintf("%s=%q is not a boolean", env, v))
+		}
+		def = b
+	}
+	e.fs.BoolVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v := os.Getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Sprintf("%s=%q is not a duration such as 10s", env, v))
+		}
+		def = d
+	}
+	e.fs.DurationVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) integer(p *int, name, env string, def int, usage string) {
+	if v := os.Getenv(env); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Sprintf("%s=%q is not an integer", env, v))
+		}
+		def = n
+	}
+	e.fs.IntVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
+	e := &envFlags{fs: fs}
+	e.str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, connecting as rowgate_app")
+	e.str(&c.ListenAddr, "listen", "LISTEN_ADDR", ":8080", "address to serve HTTP on")
+	e.str(&c.JWKSURL, "jwks-url", "AUTH_JWKS_URL", "", "JWKS URL, e.g. https://app.example.com/api/auth/jwks")
+	e.str(&c.JWKSFile, "jwks-file", "AUTH_JWKS_FILE", "", "JWKS file, instead of a URL")
+	e.str(&c.Issuer, "issuer", "AUTH_ISSUER", "", "required iss claim (Better Auth: its base URL)")
+	e.str(&c.Audience, "audience", "AUTH_AUDIENCE", "", "required aud claim (Better Auth: its base URL)")
+	e.boolean(&c.AllowAnyIssuer, "allow-any-issuer", "AUTH_ALLOW_ANY_ISSUER", "development only: accept tokens from any issuer")
+	e.boolean(&c.AllowAnyAudience, "allow-any-audience", "AUTH_ALLOW_ANY_AUDIENCE", "development only: accept tokens for any audience")
+	e.duration(&c.ClockSkew, "clock-skew", "AUTH_CLOCK_SKEW", 30*time.Second, "tolerance for exp, nbf and iat")
+	e.str(&c.LogFormat, "log-format", "LOG_FORMAT", "json", "json or text")
+	e.str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
+	e.duration(&c.RequestTimeout, "request-timeout", "REQUEST_TIMEOUT", 10*time.Second, "deadline of each API request")
+	e.duration(&c.StatementTimeout, "statement-timeout", "STATEMENT_TIMEOUT", 5*time.Second, "PostgreSQL statement_timeout, set per transaction")
+	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may finish after SIGTERM")
+	e.integer(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", 0, "pool size; 0 means pgx's default, max(4, CPUs)")
+	e.str(&c.CORSOrigins, "cors-origins", "CORS_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed to call the API")
+	e.str(&c.PprofAddr, "pprof-addr", "PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off when empty")
+	return e
+}
+
+// validate reports every missing or contradictory setting at once.
+func (c *serveConfig) validate(e *envFlags) error {
+	problems := append([]string{}, e.errs...)
+	if c.DatabaseURL == "" {
+		problems = append(problems, "DATABASE_URL is required (a URL that connects as rowgate_app)")
+	}
+	if (c.JWKSURL == "") == (c.JWKSFile == "") {
+		problems = append(problems, "set exactly one of AUTH_JWKS_URL and AUTH_JWKS_FILE")
+	}
+	if c.Issuer == "" && !c.AllowAnyIssuer {
+		problems = append(problems, "AUTH_ISSUER is required (or AUTH_ALLOW_ANY_ISSUER=true, for development only)")
+	}
+	if c.Audience == "" && !c.AllowAnyAudience {
+		problems = append(problems, "AUTH_AUDIENCE is required (or AUTH_ALLOW_ANY_AUDIENCE=true, for development only)")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		problems = append(problems, "LOG_FORMAT must be json or text")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return usageError{strings.Join(problems, "; ")}
+	}
+	return nil
+}
+
+func (c *serveConfig) corsOrigins() []string {
+	var out []string
+	for _, o := range strings.Split(c.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error")
+	}
+	return l, nil
+}

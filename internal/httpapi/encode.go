@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rowgate/rowgate/internal/todo"
+)
+
+// The response bodies are written by hand: a list page is the hottest
+// response, and appending into a pooled buffer costs a fraction of
+// reflection-based encoding. encode_test.go checks the output against
+// encoding/json for the same values.
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+func putBuf(b *[]byte) {
+	if cap(*b) <= 1<<20 {
+		*b = (*b)[:0]
+		bufPool.Put(b)
+	}
+}
+
+func appendTodo(b []byte, t *todo.Todo) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, t.ID)
+	b = append(b, `,"user_id":`...)
+	b = appendString(b, t.UserID)
+	b = append(b, `,"title":`...)
+	b = appendString(b, t.Title)
+	b = append(b, `,"description":`...)
+	b = appendNullableString(b, t.Description)
+	b = append(b, `,"completed":`...)
+	b = strconv.AppendBool(b, t.Completed)
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, t.CreatedAt)
+	b = append(b, `,"updated_at":`...)
+	b = appendTime(b, t.UpdatedAt)
+	return append(b, '}')
+}
+
+func appendPage(b []byte, p *todo.Page, completed *bool) []byte {
+	b = append(b, `{"items":[`...)
+	for i := range p.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendTodo(b, &p.Items[i])
+	}
+	b = append(b, `],"next_cursor":`...)
+	if p.Next == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, encodeCursor(*p.Next, completed))
+	}
+	return append(b, '}')
+}
+
+func appendUser(b []byte, u *todo.User) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, u.ID)
+	b = append(b, `,"email":`...)
+	b = appendNullableString(b, u.Email)
+	b = append(b, `,"name":`...)
+	b = appendNullableString(b, u.Name)
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, u.CreatedAt)
+	b = append(b, `,"updated_at":`...)
+	b = appendTime(b, u.UpdatedAt)
+	return append(b, '}')
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func appendNullableString(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendString(b, *s)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string, as encoding/json does: control
+// characters, quotes, backslashes, <, >, & and U+2028/U+2029 escaped, and
+// invalid UTF-8 replaced with U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rowgate/rowgate/internal/todo"
+)
+
+// TodoStore is what the todo handlers need. Every method answers for the
+// caller only; todo.ErrNotFound covers rows that belong to someone else.
+type TodoStore interface {
+	List(ctx context.Context, c todo.Caller, q todo.ListQuery) (todo.Page, error)
+	Get(ctx context.Context, c todo.Caller, id string) (todo.Todo, error)
+	Create(ctx context.Context, c todo.Caller, n todo.NewTodo) (todo.Todo, error)
+	Update(ctx context.Context, c todo.Caller, id string, p todo.TodoPatch, ifMatch *time.Time) (todo.Todo, error)
+	Delete(ctx context.Context, c todo.Caller, id string, ifMatch *time.Time) error
+}
+
+var (
+	newTodoFields   = []string{"title", "description", "completed"}
+	todoPatchFields = []string{"title", "description", "completed"}
+)
+
+type todoHandlers struct{ store TodoStore }
+
+func (h todoHandlers) list(c echo.Context) error {
+	q, err := parseListQuery(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	page, err := h.store.List(c.Request().Context(), caller(c), q)
+	if err != nil {
+		return err
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	*buf = appendPage(*buf, &page, q.Completed)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
+}
+
+func (h todoHandlers) get(c echo.Context) error {
+	id, err := parseID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	t, err := h.store.Get(c.Request().Context(), caller(c), id)
+	if err != nil {
+		return err
+	}
+	tag := etag(t.UpdatedAt)
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && notModified(inm, tag) {
+		c.Response().Header().Set("ETag", tag)
+		return c.NoContent(http.StatusNotModified)
+	}
+	return writeTodo(c, http.StatusOK, &t)
+}
+
+func (h todoHandlers) create(c echo.Context) error {
+	b, err := readBody(c, newTodoFields, echo.MIMEApplicationJSON)
+	if err != nil {
+		return err
+	}
+	n, err := newTodoFrom(b)
+	if err != nil {
+		return err
+	}
+	t, err := h.store.Create(c.Request().Context(), caller(c), n)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/todos/"+t.ID)
+	return writeTodo(c, http.StatusCreated, &t)
+}
+
+func (h todoHandlers) update(c echo.Context) error {
+	id, err := parseID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	ifMatch, err := parseIfMatch(c.Request().Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	b, err := readBody(c, todoPatchFields, echo.MIMEApplicationJSON, "application/merge-patch+json")
+	if err != nil {
+		return err
+	}
+	p, err := todoPatchFrom(b)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	var t todo.Todo
+	if p.Empty() {
+		// Nothing to change: answer the current state, still honouring
+		// If-Match, without bumping updated_at.
+		t, err = h.store.Get(ctx, caller(c), id)
+		if err == nil && ifMatch != nil && !ifMatch.Equal(t.UpdatedAt) {
+			err = todo.ErrPreconditionFailed
+		}
+	} else {
+		t, err = h.store.Update(ctx, caller(c), id, p, ifMatch)
+	}
+	if err != nil {
+		return err
+	}
+	return writeTodo(c, http.StatusOK, &t)
+}
+
+func (h todoHandlers) delete(c echo.Context) error {
+	id, err := parseID(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	ifMatch, err := parseIfMatch(c.Request().Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	if err := h.store.Delete(c.Request().Context(), caller(c), id, ifMatch); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func writeTodo(c echo.Context, status int, t *todo.Todo) error {
+	c.Response().Header().Set("ETag", etag(t.UpdatedAt))
+	buf := getBuf()
+	defer putBuf(buf)
+	*buf = appendTodo(*buf, t)
+	return c.Blob(status, echo.MIMEApplicationJSON, *buf)
+}
+
+func newTodoFrom(b body) (todo.NewTodo, error) {
+	title, present, err := b.str("title", false)
+	if err != nil {
+		return todo.NewTodo{}, err
+	}
+	if !present {
+		return todo.NewTodo{}, errValidation("title", "is required")
+	}
+	desc, _, err := b.str("description", true)
+	if err != nil {
+		return todo.NewTodo{}, err
+	}
+	completed, err := b.boolean("completed")
+	if err != nil {
+		return todo.NewTodo{}, err
+	}
+	n := todo.NewTodo{Title: *title, Description: desc, Completed: completed != nil && *completed}
+	return n, n.Validate()
+}
+
+func todoPatchFrom(b body) (todo.TodoPatch, error) {
+	var p todo.TodoPatch
+	var err error
+	if p.Title, _, err = b.str("title", false); err != nil {
+		return p, err
+	}
+	if p.Description, p.DescriptionSet, err = b.str("description", true); err != nil {
+		return p, err
+	}
+	if p.Completed, err = b.boolean("completed"); err != nil {
+		return p, err
+	}
+	return p, p.Validate()
+}
