@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -93,7 +94,11 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			}
 		}
 		if p.Status >= 500 {
-			log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+			level := slog.LevelError
+			if c.Request().Context().Err() != nil && errors.Is(err, context.Canceled) {
+				level = slog.LevelDebug // the client went away; nothing failed
+			}
+			log.LogAttrs(c.Request().Context(), level, "request failed",
 				slog.String("request_id", p.RequestID), slog.String("code", p.Code), slog.Any("err", err))
 		}
 		c.Set(ctxErrorCode, p.Code)

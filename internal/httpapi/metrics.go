@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,19 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// series caches the children of both vectors per label set, so a
+	// request costs one map read instead of two label-hash lookups.
+	series sync.Map // seriesKey -> *series
+}
+
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(pool func() PoolStats) *metrics {
@@ -46,9 +60,24 @@ func newMetrics(pool func() PoolStats) *metrics {
 }
 
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
-	s := strconv.Itoa(status)
-	m.requests.WithLabelValues(method, route, s).Inc()
-	m.latency.WithLabelValues(method, route, s).Observe(d.Seconds())
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+	default:
+		method = "OTHER" // a client must not grow the label set at will
+	}
+	k := seriesKey{method, route, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		s := strconv.Itoa(status)
+		v, _ = m.series.LoadOrStore(k, &series{
+			requests: m.requests.WithLabelValues(method, route, s),
+			latency:  m.latency.WithLabelValues(method, route, s),
+		})
+	}
+	sr := v.(*series)
+	sr.requests.Inc()
+	sr.latency.Observe(d.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {

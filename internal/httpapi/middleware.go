@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -49,10 +51,20 @@ func saneRequestID(id string) bool {
 	return true
 }
 
+// Request ids are a random per-process prefix and a counter: unique
+// across restarts and instances, and cheaper than reading randomness on
+// every request.
+var (
+	requestIDPrefix = func() string {
+		var b [6]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:]) + "-"
+	}()
+	requestIDSeq atomic.Uint64
+)
+
 func newRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return requestIDPrefix + strconv.FormatUint(requestIDSeq.Add(1), 36)
 }
 
 func requestID(c echo.Context) string {
@@ -78,6 +90,9 @@ func withAccessLog(log *slog.Logger, m *metrics) echo.MiddlewareFunc {
 			}
 			elapsed := time.Since(start)
 			m.observe(c.Request().Method, route, status, elapsed)
+			if !log.Enabled(c.Request().Context(), slog.LevelInfo) {
+				return nil
+			}
 			attrs := []slog.Attr{
 				slog.String("request_id", requestID(c)),
 				slog.String("method", c.Request().Method),

@@ -71,3 +71,8 @@ func mustCreate(t *testing.T, db *postgres.DB, c todo.Caller, title string) todo
 	}
 	return td
 }
+
+func pgtestNewDB(tb testing.TB) string {
+	tb.Helper()
+	return pgtest.NewDB(tb).URL(pgtest.App)
+}
