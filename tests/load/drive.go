@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type op int
+
+const (
+	opList op = iota
+	opGet
+	opCreate
+	opPatch
+	opDelete
+	opProbe // a GET of another user's todo, which must answer 404
+	nOps
+)
+
+var opNames = [nOps]string{"list", "get", "create", "patch", "delete", "cross_user_get"}
+
+// mix holds the percentage of list, get, create, patch and delete.
+type mix [opProbe]int
+
+func parseMix(s string) (mix, error) {
+	var m mix
+	total := 0
+	for _, part := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(val)
+		if !ok || err != nil || n < 0 {
+			return m, fmt.Errorf("-mix: bad part %q", part)
+		}
+		found := false
+		for o := op(0); o < opProbe; o++ {
+			if opNames[o] == name {
+				m[o], found = n, true
+			}
+		}
+		if !found {
+			return m, fmt.Errorf("-mix: unknown operation %q", name)
+		}
+		total += n
+	}
+	if total != 100 {
+		return m, fmt.Errorf("-mix: percentages add up to %d, not 100", total)
+	}
+	return m, nil
+}
+
+func (m mix) pick(r uint64) op {
+	n := int(r % 100)
+	for o := op(0); o < opProbe; o++ {
+		if n < m[o] {
+			return o
+		}
+		n -= m[o]
+	}
+	return opList
+}
+
+// result is what one drive measured.
+type result struct {
+	conns            int
+	elapsed          time.Duration
+	lat              [nOps][]time.Duration
+	errors           int64
+	violations       int64
+	errorSamples     []string
+	violationSamples []string
+	rssPeak          int64
+}
+
+func (r *result) total() int {
+	n := 0
+	for o := range r.lat {
+		n += len(r.lat[o])
+	}
+	return n
+}
+
+func (r *result) rps(o op) float64 { return float64(len(r.lat[o])) / r.elapsed.Seconds() }
+
+// worker drives requests for its own users, so it knows exactly which
+// todos each of them owns.
+type worker struct {
+	st      *stack
+	client  *http.Client
+	pop     *population
+	users   []*user
+	rng     *rand.Rand
+	buf     bytes.Buffer
+	lat     [nOps][]time.Duration
+	res     *result
+	resMu   *sync.Mutex
+	created atomic.Int64
+}
+
+// drive runs conns workers for d, each on a disjoint share of the users.
+func drive(ctx context.Context, st *stack, pop *population, m mix, conns int, d time.Duration, seed int64) (*result, error) {
+	if len(pop.users) < conns {
+		return nil, fmt.Errorf("need at least as many users (%d) as connections (%d)", len(pop.users), conns)
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	res := &result{conns: conns}
+	var mu sync.Mutex
+	workers := make([]*worker, conns)
+	for i := range workers {
+		w := &worker{st: st, client: client, pop: pop, res: res, resMu: &mu,
+			rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)))}
+		for j := i; j < len(pop.users); j += conns {
+			w.users = append(w.users, pop.users[j])
+		}
+		workers[i] = w
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	stopRSS := sampleRSS(st, &res.rssPeak)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.run(ctx, m) }()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	stopRSS()
+	for _, w := range workers {
+		for o := range w.lat {
+			res.lat[o] = append(res.lat[o], w.lat[o]...)
+		}
+	}
+	return res, nil
+}
+
+func sampleRSS(st *stack, peak *int64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if now, _ := st.rss(); now > *peak {
+				*peak = now
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (w *worker) run(ctx context.Context, m mix) {
+	for ctx.Err() == nil {
+		u := w.users[w.rng.IntN(len(w.users))]
+		o := m.pick(w.rng.Uint64())
+		if o == opGet && w.rng.IntN(10) == 0 {
+			o = opProbe
+		}
+		start := time.Now()
+		done := w.do(ctx, o, u)
+		if ctx.Err() != nil {
+			return // a request cut short by the end of the run is not counted
+		}
+		if done >= 0 {
+			w.lat[done] = append(w.lat[done], time.Since(start))
+		}
+	}
+}
+
+// do runs one operation and returns the operation actually performed (a
+// get, patch or delete on a user without todos becomes a create), or -1.
+func (w *worker) do(ctx context.Context, o op, u *user) op {
+	var id todoID
+	if o == opGet || o == opPatch || o == opDelete {
+		var ok bool
+		if id, ok = u.pick(w.rng.Uint64()); !ok {
+			o = opCreate
+		}
+	}
+	switch o {
+	case opList:
+		w.list(ctx, u)
+	case opGet:
+		w.expectTodo(u, id, w.call(ctx, u, "GET", "/v1/todos/"+id.String(), "", http.StatusOK))
+	case opProbe:
+		w.probe(ctx, u)
+	case opCreate:
+		w.create(ctx, u)
+	case opPatch:
+		body := `{"completed":` + strconv.FormatBool(w.rng.IntN(2) == 0) + `}`
+		w.expectTodo(u, id, w.call(ctx, u, "PATCH", "/v1/todos/"+id.String(), body, http.StatusOK))
+	case opDelete:
+		if w.call(ctx, u, "DELETE", "/v1/todos/"+id.String(), "", http.StatusNoContent) {
+			u.remove(id)
+		}
+	}
+	return o
+}
+
+func (w *worker) list(ctx context.Context, u *user) {
+	if !w.call(ctx, u, "GET", "/v1/todos", "", http.StatusOK) {
+		return
+	}
+	w.checkOwned(u, w.buf.Bytes(), false)
+}
+
+func (w *worker) create(ctx context.Context, u *user) {
+	body := `{"title":"load ` + strconv.FormatInt(w.created.Add(1), 10) + `"}`
+	if !w.call(ctx, u, "POST", "/v1/todos", body, http.StatusCreated) {
+		return
+	}
+	ids := w.checkOwned(u, w.buf.Bytes(), true)
+	if len(ids) == 1 {
+		u.add(ids[0])
+	}
+}
+
+// probe asks for another user's todo; anything but 404 is a violation.
+func (w *worker) probe(ctx context.Context, u *user) {
+	other := w.pop.users[w.rng.IntN(len(w.pop.users))]
+	if other == u {
+		return
+	}
+	id, ok := other.pick(w.rng.Uint64())
+	if !ok {
+		return
+	}
+	status, err := w.request(ctx, u, "GET", "/v1/todos/"+id.String(), "")
+	switch {
+	case ctx.Err() != nil:
+		return
+	case err != nil:
+		w.fail(fmt.Sprintf("GET another user's todo: %v", err))
+	case status == http.StatusOK:
+		w.violate(fmt.Sprintf("%s read %s's todo %s: %s", u.id, other.id, id, snippet(w.buf.Bytes())))
+	case status != http.StatusNotFound:
+		w.fail(fmt.Sprintf("GET another user's todo: status %d: %s", status, snippet(w.buf.Bytes())))
+	}
+}
+
+// expectTodo checks a single-todo response is the caller's todo id.
+func (w *worker) expectTodo(u *user, id todoID, ok bool) {
+	if !ok {
+		return
+	}
+	ids := w.checkOwned(u, w.buf.Bytes(), true)
+	if len(ids) != 1 || ids[0] != id {
+		w.violate(fmt.Sprintf("%s asked for %s and got %s", u.id, id, snippet(w.buf.Bytes())))
+	}
+}
+
+// checkOwned finds every todo in a response body and checks that its
+// user_id is the caller and that its id is one the caller owns (unless it
+// was just created). It returns the ids.
+func (w *worker) checkOwned(u *user, body []byte, fresh bool) []todoID {
+	var ids []todoID
+	owners := 0
+	for rest := body; ; {
+		i := bytes.Index(rest, []byte(`"user_id":"`))
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len(`"user_id":"`):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 || string(rest[:j]) != u.id {
+			w.violate(fmt.Sprintf("%s received a todo of user %q", u.id, rest[:max(j, 0)]))
+		}
+		owners++
+	}
+	for rest := body; ; {
+		i := bytes.Index(rest, []byte(`"id":"`))
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len(`"id":"`):]
+		id, err := parseTodoID(rest[:min(36, len(rest))])
+		if err != nil {
+			w.fail("unparseable todo id in " + snippet(body))
+			continue
+		}
+		if !fresh && !u.owns(id) {
+			w.violate(fmt.Sprintf("%s received todo %s, which it does not own", u.id, id))
+		}
+		ids = append(ids, id)
+	}
+	if owners != len(ids) {
+		w.fail(fmt.Sprintf("%d ids but %d user_ids in %s", len(ids), owners, snippet(body)))
+	}
+	return ids
+}
+
+// call sends a request and reports whether it answered want; anything
+// else is counted as an error.
+func (w *worker) call(ctx context.Context, u *user, method, path, body string, want int) bool {
+	status, err := w.request(ctx, u, method, path, body)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.fail(fmt.Sprintf("%s %s: %v", method, path, err))
+		}
+		return false
+	}
+	if status != want {
+		w.fail(fmt.Sprintf("%s %s: status %d, want %d: %s", method, path, status, want, snippet(w.buf.Bytes())))
+		return false
+	}
+	return true
+}
+
+func (w *worker) request(ctx context.Context, u *user, method, path, body string) (int, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, w.st.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header["Authorization"] = []string{u.bearer}
+	if body != "" {
+		req.Header["Content-Type"] = []string{"application/json"}
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	w.buf.Reset()
+	if _, err := w.buf.ReadFrom(resp.Body); err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
+
+func (w *worker) fail(msg string) {
+	w.resMu.Lock()
+	defer w.resMu.Unlock()
+	w.res.errors++
+	if len(w.res.errorSamples) < 10 {
+		w.res.errorSamples = append(w.res.errorSamples, msg)
+	}
+}
+
+func (w *worker) violate(msg string) {
+	w.resMu.Lock()
+	defer w.resMu.Unlock()
+	w.res.violations++
+	if len(w.res.violationSamples) < 10 {
+		w.res.violationSamples = append(w.res.violationSamples, msg)
+	}
+}
+
+func snippet(b []byte) string {
+	if len(b) > 200 {
+		return string(b[:200]) + "…"
+	}
+	return string(b)
+}
