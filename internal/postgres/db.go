@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -91,19 +92,45 @@ func (db *DB) Ready(ctx context.Context) error {
 	return db.pool.QueryRow(ctx, "select 1").Scan(&one)
 }
 
-// chooseExecMode keeps an explicit default_query_exec_mode from the URL.
-// Otherwise it uses pgx's statement cache (named prepared statements) on a
-// direct connection and describe-only caching (unnamed statements) when the
-// URL looks like a transaction pooler: Neon's pooled hosts contain
-// "-pooler", and PgBouncer listens on 6432. Named statements do not survive
-// a transaction pooler moving the client to another server connection
-// (42P05, 26000); unnamed ones do.
-func chooseExecMode(url string, cfg *pgx.ConnConfig) (pgx.QueryExecMode, string) {
-	if strings.Contains(url, "default_query_exec_mode=") {
+// chooseExecMode keeps an explicit default_query_exec_mode from the
+// connection string. Otherwise it uses pgx's statement cache (named
+// prepared statements) on a direct connection, and describe-only caching
+// (unnamed statements) when any host looks like a transaction pooler. Named
+// statements do not survive a transaction pooler moving the client to
+// another server connection (42P05, 26000); unnamed ones do. A false
+// "pooler" costs plan reuse; a missed one fails requests, so the guess is
+// wide.
+func chooseExecMode(connString string, cfg *pgx.ConnConfig) (pgx.QueryExecMode, string) {
+	if namesExecMode(connString) {
 		return cfg.DefaultQueryExecMode, "set by default_query_exec_mode in the database URL"
 	}
-	if strings.Contains(cfg.Host, "-pooler") || cfg.Port == 6432 {
-		return pgx.QueryExecModeCacheDescribe, "the URL looks like a transaction pooler (host contains -pooler, or port 6432)"
+	if looksPooled(cfg) {
+		return pgx.QueryExecModeCacheDescribe, "the URL looks like a transaction pooler (host contains \"pooler\", or port 6432 or 6543)"
 	}
 	return pgx.QueryExecModeCacheStatement, "direct connection: prepared statements are cached"
+}
+
+// namesExecMode reports whether the connection string itself sets
+// default_query_exec_mode, as a URL parameter or a keyword/value pair, and
+// not merely contains the text (in a password, say).
+func namesExecMode(connString string) bool {
+	cfg, err := pgconn.ParseConfig(connString)
+	if err != nil {
+		return false
+	}
+	_, ok := cfg.RuntimeParams["default_query_exec_mode"]
+	return ok
+}
+
+// looksPooled reports whether any host, fallbacks included, looks like a
+// transaction pooler: Neon's "-pooler" hosts, Supabase's
+// "pooler.supabase.com", PgBouncer's port 6432, Supavisor's port 6543.
+func looksPooled(cfg *pgx.ConnConfig) bool {
+	hosts := append([]*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port}}, cfg.Fallbacks...)
+	for _, h := range hosts {
+		if strings.Contains(h.Host, "pooler") || h.Port == 6432 || h.Port == 6543 {
+			return true
+		}
+	}
+	return false
 }
