@@ -23,6 +23,7 @@ type serveConfig struct {
 	AllowAnyIssuer   bool
 	AllowAnyAudience bool
 	ClockSkew        time.Duration
+	JWKSMinRefresh   time.Duration
 	LogFormat        string
 	LogLevel         string
 	RequestTimeout   time.Duration
@@ -92,6 +93,7 @@ func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
 	e.boolean(&c.AllowAnyIssuer, "allow-any-issuer", "AUTH_ALLOW_ANY_ISSUER", "development only: accept tokens from any issuer")
 	e.boolean(&c.AllowAnyAudience, "allow-any-audience", "AUTH_ALLOW_ANY_AUDIENCE", "development only: accept tokens for any audience")
 	e.duration(&c.ClockSkew, "clock-skew", "AUTH_CLOCK_SKEW", 30*time.Second, "tolerance for exp, nbf and iat")
+	e.duration(&c.JWKSMinRefresh, "jwks-min-refresh", "AUTH_JWKS_MIN_REFRESH", 10*time.Second, "least time between two JWKS fetches triggered by unknown key ids")
 	e.str(&c.LogFormat, "log-format", "LOG_FORMAT", "json", "json or text")
 	e.str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	e.duration(&c.RequestTimeout, "request-timeout", "REQUEST_TIMEOUT", 10*time.Second, "deadline of each API request")

@@ -48,7 +48,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, onListen func
 		JWKSURL: cfg.JWKSURL, JWKSFile: cfg.JWKSFile,
 		Issuer: cfg.Issuer, Audience: cfg.Audience,
 		AllowAnyIssuer: cfg.AllowAnyIssuer, AllowAnyAudience: cfg.AllowAnyAudience,
-		Skew: cfg.ClockSkew, Logger: log,
+		Skew: cfg.ClockSkew, MinRefreshInterval: cfg.JWKSMinRefresh, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -72,27 +72,38 @@ func etag(updated time.Time) string {
 }
 
 // parseIfMatch returns the version a write is conditional on: nil for no
-// header or `*`. A weak tag can never match strongly (RFC 9110 §13.1.1), so
-// it yields a version no row has; a malformed header is a 400.
+// header or `*`. A weak tag can never match strongly (RFC 9110 §13.1.1), and
+// a well-formed tag this API did not issue matches nothing, so both yield a
+// version no row has; a malformed header is a 400.
 func parseIfMatch(h string) (*time.Time, error) {
 	h = strings.TrimSpace(h)
 	switch {
 	case h == "" || h == "*":
 		return nil, nil
 	case strings.HasPrefix(h, "W/"):
-		never := time.UnixMicro(-1 << 62)
-		return &never, nil
+		return &noVersion, nil
 	case len(h) < 3 || h[0] != '"' || h[len(h)-1] != '"' || strings.Contains(h, ","):
 		return nil, errBadRequest("invalid_if_match", `If-Match must be one ETag as sent by this API, such as "abc123", or *.`)
 	}
 	micros, err := strconv.ParseInt(h[1:len(h)-1], 36, 64)
 	if err != nil {
-		never := time.UnixMicro(-1 << 62)
-		return &never, nil // well-formed but not ours: it matches nothing
+		return &noVersion, nil
 	}
 	t := time.UnixMicro(micros)
+	if t.Before(minVersion) || t.After(maxVersion) {
+		return &noVersion, nil // not a time this API could have issued
+	}
 	return &t, nil
 }
+
+// Versions are updated_at values. noVersion is a time no row carries that
+// PostgreSQL can still represent, so a condition on it fails cleanly (412
+// or 404) instead of overflowing.
+var (
+	minVersion = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxVersion = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	noVersion  = time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC)
+)
 
 // notModified reports whether If-None-Match lets a GET answer 304 (weak
 // comparison, RFC 9110 §13.1.2).

@@ -43,6 +43,10 @@ func classifyPg(pgErr *pgconn.PgError, err error) error {
 	case pgErr.Code == pgerrcode.InvalidTextRepresentation:
 		// A malformed id reaching the database: it names no row.
 		return todo.ErrNotFound
+	case pgerrcode.IsDataException(pgErr.Code):
+		// A value PostgreSQL cannot take (out of range, bad encoding): the
+		// request's, not the server's, fault.
+		return &todo.ValidationError{Field: fieldOf(pgErr), Reason: "has a value the database cannot store"}
 	case pgErr.Code == pgerrcode.InsufficientPrivilege:
 		return fmt.Errorf("%w: %w", todo.ErrForbidden, err)
 	case pgErr.Code == pgerrcode.UniqueViolation, pgErr.Code == pgerrcode.ForeignKeyViolation:
