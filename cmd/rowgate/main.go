@@ -4,6 +4,7 @@
 //	rowgate dev       run everything locally, in one command
 //	rowgate serve     serve the HTTP API as rowgate_app
 //	rowgate migrate   create the runtime role, apply sql/, install rls/
+//	rowgate audit     check a live database's row level security against rls/
 //	rowgate token     mint a development JWT
 //
 // Run `rowgate <command> -h` for a command's flags.
@@ -33,6 +34,7 @@ func commands() []command {
 		{"dev", "run everything locally: throwaway PostgreSQL, migrate, serve, print a curl", runDev},
 		{"serve", "serve the HTTP API (connects as rowgate_app)", runServe},
 		{"migrate", "create the runtime role, apply sql/ migrations, install rls/ policies", runMigrate},
+		{"audit", "check a live database's row level security against rls/", runAudit},
 		{"token", "mint a development JWT for a user id", runToken},
 	}
 }
