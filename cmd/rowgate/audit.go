@@ -26,12 +26,15 @@ var auditFormats = map[string]func(io.Writer, *audit.Report) error{
 // database it cannot reach, a schema that does not exist.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("audit", stderr)
-	url := fs.String("database-url", firstEnv("ADMIN_DATABASE_URL", "DATABASE_URL"),
+	url := fs.String("database-url", "",
 		"database to audit, as any role that can read the catalogs; as the table owner, drift from rls/ is checked too (env ADMIN_DATABASE_URL, then DATABASE_URL)")
 	format := fs.String("format", "text", "report format: text, json or markdown")
 	schema := fs.String("schema", "public", "schema to audit")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *url == "" { // read after parsing, so -h never prints a password
+		*url = firstEnv("ADMIN_DATABASE_URL", "DATABASE_URL")
 	}
 	write, ok := auditFormats[*format]
 	switch {

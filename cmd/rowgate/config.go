@@ -39,6 +39,19 @@ type serveConfig struct {
 type envFlags struct {
 	fs   *flag.FlagSet
 	errs []string
+	late []func() // secrets, read from the environment after parsing
+}
+
+// secret binds a flag whose environment value must not appear in -h output
+// (a database URL may carry a password): it is read after parsing, when
+// the flag was not given.
+func (e *envFlags) secret(p *string, name, env, usage string) {
+	e.fs.StringVar(p, name, "", usage+" (env "+env+")")
+	e.late = append(e.late, func() {
+		if *p == "" {
+			*p = os.Getenv(env)
+		}
+	})
 }
 
 func (e *envFlags) str(p *string, name, env, def, usage string) {
@@ -84,7 +97,7 @@ func (e *envFlags) integer(p *int, name, env string, def int, usage string) {
 
 func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
 	e := &envFlags{fs: fs}
-	e.str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "PostgreSQL URL, connecting as rowgate_app")
+	e.secret(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL, connecting as rowgate_app")
 	e.str(&c.ListenAddr, "listen", "LISTEN_ADDR", ":8080", "address to serve HTTP on")
 	e.str(&c.JWKSURL, "jwks-url", "AUTH_JWKS_URL", "", "JWKS URL, e.g. https://app.example.com/api/auth/jwks")
 	e.str(&c.JWKSFile, "jwks-file", "AUTH_JWKS_FILE", "", "JWKS file, instead of a URL")
@@ -107,6 +120,9 @@ func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
 
 // validate reports every missing or contradictory setting at once.
 func (c *serveConfig) validate(e *envFlags) error {
+	for _, f := range e.late {
+		f()
+	}
 	problems := append([]string{}, e.errs...)
 	if c.DatabaseURL == "" {
 		problems = append(problems, "DATABASE_URL is required (a URL that connects as rowgate_app)")
