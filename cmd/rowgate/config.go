@@ -29,6 +29,7 @@ type serveConfig struct {
 	RequestTimeout   time.Duration
 	StatementTimeout time.Duration
 	ShutdownTimeout  time.Duration
+	DrainDelay       time.Duration
 	DBMaxConns       int
 	CORSOrigins      string
 	PprofAddr        string
@@ -112,6 +113,7 @@ func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
 	e.duration(&c.RequestTimeout, "request-timeout", "REQUEST_TIMEOUT", 10*time.Second, "deadline of each API request")
 	e.duration(&c.StatementTimeout, "statement-timeout", "STATEMENT_TIMEOUT", 5*time.Second, "PostgreSQL statement_timeout, set per transaction")
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may finish after SIGTERM")
+	e.duration(&c.DrainDelay, "drain-delay", "SHUTDOWN_DRAIN_DELAY", 0, "after SIGTERM, keep serving this long with /readyz answering 503, so load balancers stop sending traffic before the listener closes")
 	e.integer(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", 0, "pool size; 0 means pgx's default, max(4, CPUs)")
 	e.str(&c.CORSOrigins, "cors-origins", "CORS_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed to call the API")
 	e.str(&c.PprofAddr, "pprof-addr", "PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off when empty")

@@ -109,6 +109,14 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, onListen func
 	case <-ctx.Done():
 	}
 	stopping.Store(true)
+	if cfg.DrainDelay > 0 {
+		log.Info("shutting down: /readyz answers 503 while load balancers drain", slog.Duration("delay", cfg.DrainDelay))
+		select {
+		case <-time.After(cfg.DrainDelay):
+		case err := <-errc:
+			return err
+		}
+	}
 	log.Info("shutting down: finishing in-flight requests", slog.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

@@ -61,7 +61,7 @@ func decodeCursor(s string, completed *bool) (todo.Cursor, error) {
 	if len(s) != base64.RawURLEncoding.EncodedLen(cursorLen) {
 		return todo.Cursor{}, errBadCursor
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) != cursorLen || b[0] != cursorVersion {
 		return todo.Cursor{}, errBadCursor
 	}

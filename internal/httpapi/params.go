@@ -81,29 +81,33 @@ func parseIfMatch(h string) (*time.Time, error) {
 	case h == "" || h == "*":
 		return nil, nil
 	case strings.HasPrefix(h, "W/"):
-		return &noVersion, nil
+		return never(), nil
 	case len(h) < 3 || h[0] != '"' || h[len(h)-1] != '"' || strings.Contains(h, ","):
 		return nil, errBadRequest("invalid_if_match", `If-Match must be one ETag as sent by this API, such as "abc123", or *.`)
 	}
 	micros, err := strconv.ParseInt(h[1:len(h)-1], 36, 64)
 	if err != nil {
-		return &noVersion, nil
+		return never(), nil
 	}
 	t := time.UnixMicro(micros)
 	if t.Before(minVersion) || t.After(maxVersion) {
-		return &noVersion, nil // not a time this API could have issued
+		return never(), nil // not a time this API could have issued
 	}
 	return &t, nil
 }
 
-// Versions are updated_at values. noVersion is a time no row carries that
-// PostgreSQL can still represent, so a condition on it fails cleanly (412
-// or 404) instead of overflowing.
+// Versions are updated_at values, issued between minVersion and maxVersion.
 var (
 	minVersion = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxVersion = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-	noVersion  = time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC)
 )
+
+// never is a version no row carries that PostgreSQL can still represent,
+// so a condition on it fails cleanly (412 or 404) instead of overflowing.
+func never() *time.Time {
+	t := time.Date(1970, 1, 1, 0, 0, 0, 1000, time.UTC)
+	return &t
+}
 
 // notModified reports whether If-None-Match lets a GET answer 304 (weak
 // comparison, RFC 9110 §13.1.2).
