@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/rowgate/rowgate/internal/todo"
 )
 
@@ -137,4 +139,15 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// writeJSON sends a JSON body with its Content-Length, so net/http never
+// switches to chunked encoding for bodies over 2 KiB (a list page is ~4).
+func writeJSON(c echo.Context, status int, body []byte) error {
+	h := c.Response().Header()
+	h["Content-Type"] = []string{echo.MIMEApplicationJSON}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	c.Response().WriteHeader(status)
+	_, err := c.Response().Write(body)
+	return err
 }

@@ -59,7 +59,7 @@ func writeUser(c echo.Context, u *todo.User) error {
 	buf := getBuf()
 	defer putBuf(buf)
 	*buf = appendUser(*buf, u)
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
+	return writeJSON(c, http.StatusOK, *buf)
 }
 
 // caller returns the verified caller the auth middleware stored. Routes

@@ -14,5 +14,5 @@ import (
 var openAPIDoc []byte
 
 func openAPI(c echo.Context) error {
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPIDoc)
+	return writeJSON(c, http.StatusOK, openAPIDoc)
 }

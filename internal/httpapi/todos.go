@@ -39,7 +39,7 @@ func (h todoHandlers) list(c echo.Context) error {
 	buf := getBuf()
 	defer putBuf(buf)
 	*buf = appendPage(*buf, &page, q.Completed)
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
+	return writeJSON(c, http.StatusOK, *buf)
 }
 
 func (h todoHandlers) get(c echo.Context) error {
@@ -131,7 +131,7 @@ func writeTodo(c echo.Context, status int, t *todo.Todo) error {
 	buf := getBuf()
 	defer putBuf(buf)
 	*buf = appendTodo(*buf, t)
-	return c.Blob(status, echo.MIMEApplicationJSON, *buf)
+	return writeJSON(c, status, *buf)
 }
 
 func newTodoFrom(b body) (todo.NewTodo, error) {

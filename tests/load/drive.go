@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -94,7 +93,7 @@ func (r *result) rps(o op) float64 { return float64(len(r.lat[o])) / r.elapsed.S
 // todos each of them owns.
 type worker struct {
 	st      *stack
-	client  *http.Client
+	conn    *conn
 	pop     *population
 	users   []*user
 	rng     *rand.Rand
@@ -110,33 +109,34 @@ func drive(ctx context.Context, st *stack, pop *population, m mix, conns int, d 
 	if len(pop.users) < conns {
 		return nil, fmt.Errorf("need at least as many users (%d) as connections (%d)", len(pop.users), conns)
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	addr := strings.TrimPrefix(st.base, "http://")
 	res := &result{conns: conns}
 	var mu sync.Mutex
 	workers := make([]*worker, conns)
 	for i := range workers {
-		w := &worker{st: st, client: client, pop: pop, res: res, resMu: &mu,
+		w := &worker{st: st, conn: newConn(addr), pop: pop, res: res, resMu: &mu,
 			rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)))}
 		for j := i; j < len(pop.users); j += conns {
 			w.users = append(w.users, pop.users[j])
 		}
 		workers[i] = w
 	}
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
+	// The deadline stops workers from starting requests; a request in
+	// flight at the deadline still completes, so every write's outcome is
+	// known and recorded.
+	deadline := time.Now().Add(d)
 	stopRSS := sampleRSS(st, &res.rssPeak)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.run(ctx, m) }()
+		go func() { defer wg.Done(); w.run(ctx, m, deadline) }()
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	stopRSS()
 	for _, w := range workers {
+		w.conn.close()
 		for o := range w.lat {
 			res.lat[o] = append(res.lat[o], w.lat[o]...)
 		}
@@ -166,8 +166,8 @@ func sampleRSS(st *stack, peak *int64) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-func (w *worker) run(ctx context.Context, m mix) {
-	for ctx.Err() == nil {
+func (w *worker) run(ctx context.Context, m mix, deadline time.Time) {
+	for ctx.Err() == nil && time.Now().Before(deadline) {
 		u := w.users[w.rng.IntN(len(w.users))]
 		o := m.pick(w.rng.Uint64())
 		if o == opGet && w.rng.IntN(10) == 0 {
@@ -176,7 +176,7 @@ func (w *worker) run(ctx context.Context, m mix) {
 		start := time.Now()
 		done := w.do(ctx, o, u)
 		if ctx.Err() != nil {
-			return // a request cut short by the end of the run is not counted
+			return // interrupted: the run is abandoned
 		}
 		if done >= 0 {
 			w.lat[done] = append(w.lat[done], time.Since(start))
@@ -324,28 +324,7 @@ func (w *worker) call(ctx context.Context, u *user, method, path, body string, w
 }
 
 func (w *worker) request(ctx context.Context, u *user, method, path, body string) (int, error) {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, w.st.base+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header["Authorization"] = []string{u.bearer}
-	if body != "" {
-		req.Header["Content-Type"] = []string{"application/json"}
-	}
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	w.buf.Reset()
-	if _, err := w.buf.ReadFrom(resp.Body); err != nil {
-		return 0, err
-	}
-	return resp.StatusCode, nil
+	return w.conn.do(ctx, method, path, u.bearer, body, &w.buf)
 }
 
 func (w *worker) fail(msg string) {
