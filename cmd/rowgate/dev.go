@@ -38,12 +38,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		DatabaseURL: dbURL, ListenAddr: *listen, JWKSFile: key.JWKSPath(),
 		Issuer: devIssuer, Audience: devAudience, ClockSkew: 30 * time.Second,
 		LogFormat: "text", LogLevel: "info", RequestTimeout: 10 * time.Second,
-		StatementTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second,
+		StatementTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second, PprofAddr: os.Getenv("PPROF_ADDR"),
 	}
 	token, err := key.Mint(todo.Caller{ID: *sub, Email: *sub + "@example.com", Name: "Dev User"}, devIssuer, devAudience, 24*time.Hour)
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	return serve(ctx, cfg, log, func(addr string) {
 		printWelcome(stdout, baseURL(addr), where, token, key.JWKSPath(), *sub)
 	})

@@ -25,7 +25,9 @@ func TestServeDrainsBeforeShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	addrc, errc := make(chan string, 1), make(chan error, 1)
-	go func() { errc <- serve(ctx, cfg, newLogger(&lockedBuffer{}, "json", "info"), func(a string) { addrc <- a }) }()
+	go func() {
+		errc <- serve(ctx, cfg, newLogger(&lockedBuffer{}, "json", "info"), func(a string) { addrc <- a })
+	}()
 	addr := <-addrc
 	get := func(path string) int {
 		res, err := http.Get("http://" + addr + path)

@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +30,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := cfg.validate(env); err != nil {
 		return err
 	}
+	tuneGC()
 	return serve(ctx, cfg, newLogger(stderr, cfg.LogFormat, cfg.LogLevel), nil)
+}
+
+// tuneGC trades memory the service has to spare for CPU it has not: unless
+// GOGC or GOMEMLIMIT say otherwise, the heap may grow to five times what is
+// live (GOGC=400) but no further than a 64 MiB soft limit. Live data is a
+// few MiB, so collections run a quarter as often and RSS stays far under
+// 100 MiB; measured in docs/benchmarks.md.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(64 << 20)
+	}
 }
 
 func newLogger(w io.Writer, format, level string) *slog.Logger {
@@ -82,7 +100,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, onListen func
 		PoolStats: func() httpapi.PoolStats { return poolStats(db) },
 		Logger:    log, RequestTimeout: cfg.RequestTimeout, CORSOrigins: cfg.corsOrigins(),
 	})
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	ln, err := listen(cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
@@ -125,6 +143,18 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, onListen func
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listen opens a TCP address, or a unix socket for an address such as
+// unix:/run/rowgate.sock (for a proxy or sidecar on the same host).
+func listen(addr string) (net.Listener, error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return net.Listen("unix", path)
+	}
+	return net.Listen("tcp", addr)
 }
 
 func poolStats(db *postgres.DB) httpapi.PoolStats {

@@ -133,7 +133,9 @@ func withBodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.ContentLength > MaxBodyBytes {
 			return errTooLarge()
 		}
-		req.Body = http.MaxBytesReader(c.Response(), req.Body, MaxBodyBytes)
+		if req.Body != nil && req.Body != http.NoBody {
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, MaxBodyBytes)
+		}
 		return next(c)
 	}
 }

@@ -83,11 +83,12 @@ func (s *Todos) List(ctx context.Context, c todo.Caller, q todo.ListQuery) (todo
 		page = todo.Page{Items: make([]todo.Todo, 0, q.Limit+1)}
 		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				var t todo.Todo
-				if err := scanTodo(rows, &t); err != nil {
+				// Scan in place: a local Todo would escape to the heap once
+				// per row.
+				page.Items = append(page.Items, todo.Todo{})
+				if err := scanTodo(rows, &page.Items[len(page.Items)-1]); err != nil {
 					return err
 				}
-				page.Items = append(page.Items, t)
 			}
 			return rows.Err()
 		})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,20 +20,26 @@ import (
 // the throughput it measures. It speaks only what rowgate answers with:
 // Content-Length or chunked bodies.
 type conn struct {
-	addr string
-	host string
-	c    net.Conn
-	r    *bufio.Reader
-	w    *bufio.Writer
+	network string
+	addr    string
+	host    string
+	c       net.Conn
+	r       *bufio.Reader
+	w       *bufio.Writer
 }
 
-func newConn(addr string) *conn {
-	return &conn{addr: addr, host: addr}
+// newConn targets base, http://host:port or unix:/path/to.sock.
+func newConn(base string) *conn {
+	if path, ok := strings.CutPrefix(base, "unix:"); ok {
+		return &conn{network: "unix", addr: path, host: "localhost"}
+	}
+	addr := strings.TrimPrefix(base, "http://")
+	return &conn{network: "tcp", addr: addr, host: addr}
 }
 
 func (cn *conn) dial(ctx context.Context) error {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", cn.addr)
+	c, err := d.DialContext(ctx, cn.network, cn.addr)
 	if err != nil {
 		return err
 	}

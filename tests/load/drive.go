@@ -101,6 +101,7 @@ type worker struct {
 	lat     [nOps][]time.Duration
 	res     *result
 	resMu   *sync.Mutex
+	ids     []todoID
 	created atomic.Int64
 }
 
@@ -109,12 +110,11 @@ func drive(ctx context.Context, st *stack, pop *population, m mix, conns int, d 
 	if len(pop.users) < conns {
 		return nil, fmt.Errorf("need at least as many users (%d) as connections (%d)", len(pop.users), conns)
 	}
-	addr := strings.TrimPrefix(st.base, "http://")
 	res := &result{conns: conns}
 	var mu sync.Mutex
 	workers := make([]*worker, conns)
 	for i := range workers {
-		w := &worker{st: st, conn: newConn(addr), pop: pop, res: res, resMu: &mu,
+		w := &worker{st: st, conn: newConn(st.base), pop: pop, res: res, resMu: &mu,
 			rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)))}
 		for j := i; j < len(pop.users); j += conns {
 			w.users = append(w.users, pop.users[j])
@@ -226,8 +226,7 @@ func (w *worker) create(ctx context.Context, u *user) {
 	if !w.call(ctx, u, "POST", "/v1/todos", body, http.StatusCreated) {
 		return
 	}
-	ids := w.checkOwned(u, w.buf.Bytes(), true)
-	if len(ids) == 1 {
+	if ids := w.checkOwned(u, w.buf.Bytes(), true); len(ids) == 1 {
 		u.add(ids[0])
 	}
 }
@@ -266,44 +265,55 @@ func (w *worker) expectTodo(u *user, id todoID, ok bool) {
 	}
 }
 
+var (
+	keyID        = []byte(`"id":"`)
+	keyUserID    = []byte(`"user_id":"`)
+	afterIDUntil = []byte(`","user_id":"`)
+)
+
 // checkOwned finds every todo in a response body and checks that its
 // user_id is the caller and that its id is one the caller owns (unless it
-// was just created). It returns the ids.
+// was just created). It returns the ids. The server writes each todo's
+// user_id right after its id; that adjacency is checked, and so is the
+// count of user_id keys in the whole body, so no todo escapes the check.
 func (w *worker) checkOwned(u *user, body []byte, fresh bool) []todoID {
-	var ids []todoID
-	owners := 0
+	ids := w.ids[:0]
 	for rest := body; ; {
-		i := bytes.Index(rest, []byte(`"user_id":"`))
+		i := bytes.Index(rest, keyID)
 		if i < 0 {
 			break
 		}
-		rest = rest[i+len(`"user_id":"`):]
-		j := bytes.IndexByte(rest, '"')
-		if j < 0 || string(rest[:j]) != u.id {
-			w.violate(fmt.Sprintf("%s received a todo of user %q", u.id, rest[:max(j, 0)]))
-		}
-		owners++
-	}
-	for rest := body; ; {
-		i := bytes.Index(rest, []byte(`"id":"`))
-		if i < 0 {
-			break
-		}
-		rest = rest[i+len(`"id":"`):]
+		rest = rest[i+len(keyID):]
 		id, err := parseTodoID(rest[:min(36, len(rest))])
 		if err != nil {
 			w.fail("unparseable todo id in " + snippet(body))
-			continue
+			return nil
 		}
-		if !fresh && !u.owns(id) {
-			w.violate(fmt.Sprintf("%s received todo %s, which it does not own", u.id, id))
+		rest = rest[36:]
+		owner, ok := bytes.CutPrefix(rest, afterIDUntil)
+		if !ok || len(owner) <= len(u.id) || string(owner[:len(u.id)]) != u.id || owner[len(u.id)] != '"' {
+			w.violate(fmt.Sprintf("%s received todo %s of another user: %s", u.id, id, snippet(body)))
 		}
 		ids = append(ids, id)
 	}
-	if owners != len(ids) {
-		w.fail(fmt.Sprintf("%d ids but %d user_ids in %s", len(ids), owners, snippet(body)))
+	if n := bytes.Count(body, keyUserID); n != len(ids) {
+		w.fail(fmt.Sprintf("%d ids but %d user_ids in %s", len(ids), n, snippet(body)))
 	}
+	if !fresh {
+		u.mu.Lock()
+		for _, id := range ids {
+			if _, ok := u.pos[id]; !ok {
+				w.violateLocked(u, id)
+			}
+		}
+		u.mu.Unlock()
+	}
+	w.ids = ids
 	return ids
+}
+
+func (w *worker) violateLocked(u *user, id todoID) {
+	w.violate(fmt.Sprintf("%s received todo %s, which it does not own", u.id, id))
 }
 
 // call sends a request and reports whether it answered want; anything

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -37,7 +38,15 @@ type options struct {
 	pprof               string
 	seed                int64
 	cpuProfile          string
+	unix                bool
+	serverEnv           envList
 }
+
+// envList collects repeated -server-env NAME=value flags.
+type envList []string
+
+func (e *envList) String() string     { return strings.Join(*e, " ") }
+func (e *envList) Set(v string) error { *e = append(*e, v); return nil }
 
 func main() {
 	var o options
@@ -55,6 +64,8 @@ func main() {
 	flag.StringVar(&o.pprof, "pprof", "", "own stack: serve the server's pprof on this loopback address")
 	flag.Int64Var(&o.seed, "seed", 1, "random seed of the operation sequence")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile here")
+	flag.BoolVar(&o.unix, "unix", false, "own stack: serve HTTP on a unix socket instead of 127.0.0.1")
+	flag.Var(&o.serverEnv, "server-env", "own stack: NAME=value for the server's environment (repeatable), e.g. GOGC=200")
 	flag.Parse()
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)

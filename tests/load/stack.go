@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -112,30 +113,37 @@ func loopback(host string) bool {
 }
 
 // startServer runs `rowgate serve` as a child process and waits for /readyz.
+// It listens on 127.0.0.1, or on a unix socket with -unix.
 func (st *stack) startServer(ctx context.Context, maxConns int) error {
 	port, err := devdb.FreePort()
 	if err != nil {
 		return err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	base := "http://" + addr
+	if st.o.unix {
+		addr = "unix:" + filepath.Join(st.tmp, "rowgate.sock")
+		base = addr
+	}
 	cmd := exec.Command(st.bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"DATABASE_URL="+st.appURL, "LISTEN_ADDR="+addr,
 		"AUTH_JWKS_FILE="+st.key.JWKSPath(), "AUTH_ISSUER="+issuer, "AUTH_AUDIENCE="+audience,
 		"LOG_LEVEL=warn", "DB_MAX_CONNS="+strconv.Itoa(maxConns), "PPROF_ADDR="+st.o.pprof)
+	cmd.Env = append(cmd.Env, st.o.serverEnv...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	st.server, st.base = cmd, "http://"+addr
+	st.server, st.base = cmd, base
 	deadline := time.Now().Add(30 * time.Second)
+	probe := newConn(base)
+	defer probe.close()
+	var body bytes.Buffer
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(st.base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if status, err := probe.do(ctx, "GET", "/readyz", "none", "", &body); err == nil && status == http.StatusOK {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
