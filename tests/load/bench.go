@@ -49,7 +49,7 @@ func (st *stack) pgbench(ctx context.Context, url, script string, clients int, d
 		return 0, err
 	}
 	cmd := exec.CommandContext(ctx, "pgbench", "-n", "-M", "prepared", "-c", strconv.Itoa(clients), "-j", "2",
-		"-T", strconv.Itoa(int(d.Seconds())), "-D", fmt.Sprintf("users=%d", st.o.users), "-f", f, url)
+		"-T", strconv.Itoa(max(1, int(d.Round(time.Second).Seconds()))), "-D", fmt.Sprintf("users=%d", st.o.users), "-f", f, url)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("pgbench: %w\n%s", err, out)

@@ -34,7 +34,7 @@ type options struct {
 	target, databaseURL string
 	keyDir              string
 	dbMaxConns          int
-	bench, scale        bool
+	bench, scale, rls   bool
 	pprof               string
 	seed                int64
 	cpuProfile          string
@@ -61,6 +61,7 @@ func main() {
 	flag.IntVar(&o.dbMaxConns, "db-max-conns", 0, "own stack: the server's pool size (DB_MAX_CONNS); 0 = its default")
 	flag.BoolVar(&o.bench, "bench", false, "run the benchmark suite of docs/benchmarks.md and check its targets")
 	flag.BoolVar(&o.scale, "scale", false, "measure list latency at 100k, 1M and 10M todos, with the query plan")
+	flag.BoolVar(&o.rls, "rls", false, "measure only the RLS overhead at the SQL level (pgbench, RLS vs explicit WHERE)")
 	flag.StringVar(&o.pprof, "pprof", "", "own stack: serve the server's pprof on this loopback address")
 	flag.Int64Var(&o.seed, "seed", 1, "random seed of the operation sequence")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile here")
@@ -83,6 +84,8 @@ func main() {
 		err = runBench(ctx, o)
 	case o.scale:
 		err = runScale(ctx, o)
+	case o.rls:
+		err = runRLS(ctx, o)
 	default:
 		err = runOnce(ctx, o)
 	}

@@ -50,3 +50,21 @@ func (r *result) print(w io.Writer, title string) {
 		fmt.Fprintln(w, "  VIOLATION:", s)
 	}
 }
+
+// merge adds up runs of the same workload.
+func merge(rs []*result) *result {
+	m := &result{}
+	for _, r := range rs {
+		m.conns = r.conns
+		m.elapsed += r.elapsed
+		for o := range r.lat {
+			m.lat[o] = append(m.lat[o], r.lat[o]...)
+		}
+		m.errors += r.errors
+		m.violations += r.violations
+		m.errorSamples = append(m.errorSamples, r.errorSamples...)
+		m.violationSamples = append(m.violationSamples, r.violationSamples...)
+		m.rssPeak = max(m.rssPeak, r.rssPeak)
+	}
+	return m
+}
