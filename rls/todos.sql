@@ -8,6 +8,9 @@
 alter table todos enable row level security;
 alter table todos force row level security;
 
+comment on table todos is
+  'Todos, each owned by one user (user_id). Row level security is enabled and forced: rowgate_app sees and changes only rows whose user_id is app_user_id(); the table owner, having no policy, sees nothing.';
+
 alter table todos alter column user_id set default app_user_id();
 
 revoke all on todos from public, rowgate_app;

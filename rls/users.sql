@@ -7,6 +7,9 @@
 alter table users enable row level security;
 alter table users force row level security;
 
+comment on table users is
+  'One row per user of the auth provider, keyed by the JWT sub. Row level security is enabled and forced: rowgate_app sees and changes only the row whose id is app_user_id(); the table owner, having no policy, sees nothing.';
+
 revoke all on users from public, rowgate_app;
 grant select, delete on users to rowgate_app;
 grant insert (id, email, name) on users to rowgate_app;

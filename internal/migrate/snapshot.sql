@@ -1,5 +1,5 @@
 -- The security state of the current schema as one canonical JSON document:
--- every policy with its comment, each table's RLS flags, privileges and
+-- every policy with its comment, each table's RLS flags, comment, privileges and
 -- column defaults, and every function's definition and comment. Installing
 -- rls/ is kept only when this document changes.
 select jsonb_build_object(
@@ -17,6 +17,7 @@ select jsonb_build_object(
   'tables', (
     select coalesce(jsonb_agg(jsonb_build_object(
       'table', c.relname, 'enabled', c.relrowsecurity, 'forced', c.relforcerowsecurity,
+      'comment', obj_description(c.oid, 'pg_class'),
       'acl', (select coalesce(jsonb_agg(a::text order by a::text), '[]') from unnest(c.relacl) a),
       'columns', (
         select coalesce(jsonb_agg(jsonb_build_object(
