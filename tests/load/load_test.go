@@ -18,15 +18,11 @@ func TestLoadSmoke(t *testing.T) {
 	defer cancel()
 	o := options{users: 64, todos: 20, conns: 16, duration: 3 * time.Second, dbMaxConns: 4,
 		mix: "list=80,get=10,create=5,patch=4,delete=1", seed: 1}
-	st, err := openStack(ctx, o)
+	st, pop, err := openSeeded(ctx, o, o.todos)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.close()
-	pop, err := seed(ctx, st, o.users, o.todos)
-	if err != nil {
-		t.Fatal(err)
-	}
 	m, _ := parseMix(o.mix)
 	res, err := drive(ctx, st, pop, m, o.conns, o.duration, o.seed)
 	if err != nil {

@@ -98,15 +98,11 @@ func main() {
 
 // runOnce seeds and drives the API once with the chosen mix.
 func runOnce(ctx context.Context, o options) error {
-	st, err := openStack(ctx, o)
+	st, pop, err := openSeeded(ctx, o, o.todos)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	pop, err := seed(ctx, st, o.users, o.todos)
-	if err != nil {
-		return err
-	}
 	mix, err := parseMix(o.mix)
 	if err != nil {
 		return err

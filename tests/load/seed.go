@@ -89,17 +89,10 @@ func seed(ctx context.Context, st *stack, n, m int) (*population, error) {
 // addTodos gives every user m more todos.
 func addTodos(ctx context.Context, st *stack, pop *population, m int) error {
 	start := time.Now()
-	pool, err := pgxpool.New(ctx, st.appURL)
+	err := forEachUser(ctx, st, pop, func(ctx context.Context, pool *pgxpool.Pool, u *user) error {
+		return seedUser(ctx, pool, u, m)
+	})
 	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, u := range pop.users {
-		g.Go(func() error { return seedUser(gctx, pool, u, m) })
-	}
-	if err := g.Wait(); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	if st.superURL != "" {
@@ -114,6 +107,40 @@ func addTodos(ctx context.Context, st *stack, pop *population, m int) error {
 // resync reloads every user's todo ids from the database, as that user,
 // after something other than this tool (pgbench) changed them.
 func resync(ctx context.Context, st *stack, pop *population) error {
+	return forEachUser(ctx, st, pop, func(ctx context.Context, pool *pgxpool.Pool, u *user) error {
+		var ids []todoID
+		b := &pgx.Batch{}
+		b.Queue(seedSetIdentity, u.id)
+		b.Queue(`select id::text from todos`).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					return err
+				}
+				id, err := parseTodoID([]byte(s))
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return rows.Err()
+		})
+		if err := pool.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		u.mu.Lock()
+		u.ids, u.pos = ids, make(map[todoID]int, len(ids))
+		for i, id := range ids {
+			u.pos[id] = i
+		}
+		u.mu.Unlock()
+		return nil
+	})
+}
+
+// forEachUser runs fn for every user, eight at a time, over a pool of
+// rowgate_app connections.
+func forEachUser(ctx context.Context, st *stack, pop *population, fn func(context.Context, *pgxpool.Pool, *user) error) error {
 	pool, err := pgxpool.New(ctx, st.appURL)
 	if err != nil {
 		return err
@@ -122,35 +149,7 @@ func resync(ctx context.Context, st *stack, pop *population) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for _, u := range pop.users {
-		g.Go(func() error {
-			var ids []todoID
-			b := &pgx.Batch{}
-			b.Queue(seedSetIdentity, u.id)
-			b.Queue(`select id::text from todos`).Query(func(rows pgx.Rows) error {
-				for rows.Next() {
-					var s string
-					if err := rows.Scan(&s); err != nil {
-						return err
-					}
-					id, err := parseTodoID([]byte(s))
-					if err != nil {
-						return err
-					}
-					ids = append(ids, id)
-				}
-				return rows.Err()
-			})
-			if err := pool.SendBatch(gctx, b).Close(); err != nil {
-				return err
-			}
-			u.mu.Lock()
-			u.ids, u.pos = ids, make(map[todoID]int, len(ids))
-			for i, id := range ids {
-				u.pos[id] = i
-			}
-			u.mu.Unlock()
-			return nil
-		})
+		g.Go(func() error { return fn(gctx, pool, u) })
 	}
 	return g.Wait()
 }

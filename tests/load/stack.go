@@ -89,6 +89,21 @@ func openStack(ctx context.Context, o options) (*stack, error) {
 	return st, nil
 }
 
+// openSeeded opens the stack and seeds o.users users with todos each.
+// Call close on the stack when done.
+func openSeeded(ctx context.Context, o options, todos int) (*stack, *population, error) {
+	st, err := openStack(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	pop, err := seed(ctx, st, o.users, todos)
+	if err != nil {
+		st.close()
+		return nil, nil, err
+	}
+	return st, pop, nil
+}
+
 func targetStack(o options) (*stack, error) {
 	u, err := url.Parse(o.target)
 	if err != nil || !loopback(u.Hostname()) {

@@ -27,15 +27,11 @@ func runBench(ctx context.Context, o options) error {
 	if o.target != "" {
 		return fmt.Errorf("-bench boots its own stack (it needs a superuser for the bypass comparison); drop -target")
 	}
-	st, err := openStack(ctx, o)
+	st, pop, err := openSeeded(ctx, o, o.todos)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	pop, err := seed(ctx, st, o.users, o.todos)
-	if err != nil {
-		return err
-	}
 	bypassURL, err := bypassRole(ctx, st)
 	if err != nil {
 		return err
@@ -184,17 +180,13 @@ func runScale(ctx context.Context, o options) error {
 	if o.target != "" {
 		return fmt.Errorf("-scale boots its own stack; drop -target")
 	}
-	st, err := openStack(ctx, o)
+	st, pop, err := openSeeded(ctx, o, 0)
 	if err != nil {
 		return err
 	}
 	defer st.close()
 	w := os.Stdout
 	fmt.Fprintf(w, "# rowgate list scaling\n\n%s; %d CPUs; %d users; %s per run\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), o.users, o.duration)
-	pop, err := seed(ctx, st, o.users, 0)
-	if err != nil {
-		return err
-	}
 	have := 0
 	for _, perUser := range []int{100, 1000, 10000} {
 		if err := addTodos(ctx, st, pop, perUser-have); err != nil {
@@ -293,15 +285,11 @@ func median(xs []float64) float64 {
 
 // runRLS measures only the RLS overhead, with both plans.
 func runRLS(ctx context.Context, o options) error {
-	st, err := openStack(ctx, o)
+	st, pop, err := openSeeded(ctx, o, o.todos)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	pop, err := seed(ctx, st, o.users, o.todos)
-	if err != nil {
-		return err
-	}
 	bypassURL, err := bypassRole(ctx, st)
 	if err != nil {
 		return err
