@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rowgate/rowgate/internal/audit"
-	"github.com/rowgate/rowgate/internal/migrate"
 	"github.com/rowgate/rowgate/internal/pgtest"
 )
 
@@ -117,29 +116,12 @@ func TestAuditChangesNothing(t *testing.T) {
 	db.Exec(t, "alter policy todos_select on todos using (true)")
 	db.Exec(t, "create policy todos_extra on todos as restrictive for select to rowgate_app using (true)")
 	conn := db.Conn(t, pgtest.Owner)
-	before := catalogState(t, conn)
+	before := pgtest.SecurityState(t, conn)
 	r := run(t, db, pgtest.Owner, audit.Options{})
 	requireFinding(t, r, audit.RulePolicyDrift, audit.Error, "")
-	if after := catalogState(t, conn); after != before {
+	if after := pgtest.SecurityState(t, conn); after != before {
 		t.Fatalf("the audit changed the database:\nbefore %s\nafter  %s", before, after)
 	}
-}
-
-func catalogState(t *testing.T, conn *pgx.Conn) string {
-	t.Helper()
-	ctx := context.Background()
-	snap, err := migrate.Snapshot(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var oids string
-	err = conn.QueryRow(ctx, `select coalesce(string_agg(oid::text, ',' order by oid), '') from (
-		select oid from pg_policy union all
-		select oid from pg_proc where pronamespace = 'public'::regnamespace) o`).Scan(&oids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return snap + "|" + oids
 }
 
 func TestNoSuchSchema(t *testing.T) {

@@ -77,11 +77,7 @@ func (h todoHandlers) create(c echo.Context) error {
 }
 
 func (h todoHandlers) update(c echo.Context) error {
-	id, err := parseID(c.Param("id"))
-	if err != nil {
-		return err
-	}
-	ifMatch, err := parseIfMatch(c.Request().Header.Get("If-Match"))
+	id, ifMatch, err := conditionalTarget(c)
 	if err != nil {
 		return err
 	}
@@ -112,11 +108,7 @@ func (h todoHandlers) update(c echo.Context) error {
 }
 
 func (h todoHandlers) delete(c echo.Context) error {
-	id, err := parseID(c.Param("id"))
-	if err != nil {
-		return err
-	}
-	ifMatch, err := parseIfMatch(c.Request().Header.Get("If-Match"))
+	id, ifMatch, err := conditionalTarget(c)
 	if err != nil {
 		return err
 	}
@@ -124,6 +116,18 @@ func (h todoHandlers) delete(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// conditionalTarget reads what a write needs first: the todo id from the
+// path (404 when malformed) and the If-Match precondition (400 when
+// malformed).
+func conditionalTarget(c echo.Context) (string, *time.Time, error) {
+	id, err := parseID(c.Param("id"))
+	if err != nil {
+		return "", nil, err
+	}
+	ifMatch, err := parseIfMatch(c.Request().Header.Get("If-Match"))
+	return id, ifMatch, err
 }
 
 func writeTodo(c echo.Context, status int, t *todo.Todo) error {

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rowgate/rowgate/internal/migrate"
 )
 
 // DB is one test's own migrated database. It is dropped when the test ends.
@@ -139,4 +141,25 @@ func isDuplicate(err error) bool {
 func External(t testing.TB) bool {
 	t.Helper()
 	return get(t).cluster == nil
+}
+
+// SecurityState is what neither a second migrate nor an audit may change:
+// the schema's security snapshot (see migrate.Snapshot) plus the oids of
+// policies and public functions, which a drop and re-create would change
+// even when their text stays the same.
+func SecurityState(t testing.TB, conn *pgx.Conn) string {
+	t.Helper()
+	ctx := context.Background()
+	snap, err := migrate.Snapshot(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oids string
+	err = conn.QueryRow(ctx, `select coalesce(string_agg(oid::text, ',' order by oid), '') from (
+		select oid from pg_policy union all
+		select oid from pg_proc where pronamespace = 'public'::regnamespace) o`).Scan(&oids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap + "|" + oids
 }
