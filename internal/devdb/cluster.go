@@ -3,16 +3,15 @@ package devdb
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -27,17 +26,27 @@ type Options struct {
 	// or /tmp when that path is too long for a unix socket.
 	ParentDir string
 	// TCPPort, when non-zero, also listens on 127.0.0.1 at that port. Use
-	// FreePort to pick one.
+	// FreePort to pick one. Restarts keep it.
 	TCPPort int
+	// Durable turns synchronous_commit and full_page_writes back on (see the
+	// package documentation): a commit is then acknowledged only once its
+	// WAL has been written to the kernel, so it survives Crash. fsync stays
+	// off, since the tests crash processes, not the machine.
+	Durable bool
 	// Settings are extra server settings, passed as -c name=value. They
-	// override the defaults (fsync off, synchronous_commit off, ...).
+	// override the defaults (fsync off, synchronous_commit off, ...) and
+	// Durable. A setting given here cannot be changed by ALTER SYSTEM.
 	Settings map[string]string
-	// StartTimeout bounds the wait for the server to accept connections;
-	// default 60s.
+	// StartTimeout bounds each wait for the server to accept connections
+	// (at start and at every restart); default 60s.
 	StartTimeout time.Duration
 }
 
-// Cluster is a running throwaway PostgreSQL server.
+// Cluster is a throwaway PostgreSQL server: its data directory, socket and
+// log live in Dir. The server may be stopped, crashed and started again
+// (StopServer, Crash, StartServer, Restart) on the same folder, port and
+// socket; Stop ends it for good and removes Dir. Its methods are safe for
+// concurrent use.
 type Cluster struct {
 	// Dir is the temporary folder: data directory, socket and log.
 	Dir string
@@ -47,8 +56,14 @@ type Cluster struct {
 	// TCP reports whether the server also listens on 127.0.0.1:Port.
 	TCP bool
 
-	cmd  *exec.Cmd
-	done chan error
+	bin          string
+	cred         *syscall.Credential
+	settings     map[string]string // effective -c settings, without listen_addresses
+	startTimeout time.Duration
+	appName      string // a standby's application_name in primary_conninfo
+
+	mu   sync.Mutex // guards proc across lifecycle changes
+	proc *process   // nil while the server is down
 }
 
 var defaultSettings = map[string]string{
@@ -61,12 +76,40 @@ var defaultSettings = map[string]string{
 	"shared_buffers":                      "128MB",
 	"unix_socket_permissions":             "0777",
 	"idle_in_transaction_session_timeout": "0",
+	// A standby whose primary went away retries every 5s by default; a
+	// failover test should not wait that long for a re-pointed standby.
+	"wal_retrieve_retry_interval": "200ms",
+}
+
+// durableSettings are what Options.Durable turns back on.
+var durableSettings = map[string]string{
+	"synchronous_commit": "on",
+	"full_page_writes":   "on",
 }
 
 // Start initialises a new cluster and starts its server. The server gets
 // SIGINT (a fast shutdown) when the calling process dies, so an interrupted
 // test run does not leave it behind. Call Stop to shut it down and remove it.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	c, err := newCluster(opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.initdb(ctx); err != nil {
+		os.RemoveAll(c.Dir)
+		return nil, err
+	}
+	if err := c.StartServer(ctx); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newCluster makes the folder and fills in the cluster's fixed parameters.
+// Settings layer as: defaults, then base (a standby's primary), then
+// Durable, then opts.Settings.
+func newCluster(opts Options, base map[string]string) (*Cluster, error) {
 	bin, err := FindBinDir()
 	if err != nil {
 		return nil, err
@@ -80,19 +123,31 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, Port: 5432, TCP: opts.TCPPort != 0, done: make(chan error, 1)}
+	c := &Cluster{Dir: dir, Port: 5432, TCP: opts.TCPPort != 0, bin: bin, cred: cred,
+		startTimeout: opts.StartTimeout}
 	if opts.TCPPort != 0 {
 		c.Port = opts.TCPPort
 	}
-	if err := c.initdb(ctx, bin, cred); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	if c.startTimeout == 0 {
+		c.startTimeout = 60 * time.Second
 	}
-	if err := c.start(ctx, bin, cred, opts); err != nil {
-		c.Stop()
-		return nil, err
+	c.settings = merge(defaultSettings, base)
+	if opts.Durable {
+		c.settings = merge(c.settings, durableSettings)
 	}
+	c.settings = merge(c.settings, opts.Settings)
 	return c, nil
+}
+
+func merge(base, over map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
 }
 
 func makeDir(parent string) (string, error) {
@@ -113,95 +168,34 @@ func makeDir(parent string) (string, error) {
 func (c *Cluster) dataDir() string { return filepath.Join(c.Dir, "data") }
 func (c *Cluster) logPath() string { return filepath.Join(c.Dir, "postgres.log") }
 
-func (c *Cluster) initdb(ctx context.Context, bin string, cred *syscall.Credential) error {
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+// SocketPath is the server's unix socket, for tools that dial it directly
+// (a proxy in front of a socket-only cluster, for example).
+func (c *Cluster) SocketPath() string {
+	return filepath.Join(c.Dir, ".s.PGSQL."+strconv.Itoa(c.Port))
+}
+
+func (c *Cluster) initdb(ctx context.Context) error {
+	out, err := c.run(ctx, "initdb",
 		"-D", c.dataDir(), "-U", Superuser, "--auth=trust",
 		"--no-locale", "--encoding=UTF8", "--no-sync", "--no-instructions")
-	cmd.Dir = c.Dir
-	cmd.Env = cleanEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("devdb: initdb: %w\n%s", err, out)
 	}
 	return nil
 }
 
-func (c *Cluster) start(ctx context.Context, bin string, cred *syscall.Credential, opts Options) error {
-	logFile, err := os.OpenFile(c.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("devdb: log file: %w", err)
-	}
-	defer logFile.Close()
-	if cred != nil {
-		os.Chown(c.logPath(), int(cred.Uid), int(cred.Gid))
-	}
-	listen := ""
-	if c.TCP {
-		listen = "127.0.0.1"
-	}
-	args := []string{"-D", c.dataDir(), "-k", c.Dir, "-p", strconv.Itoa(c.Port), "-c", "listen_addresses=" + listen}
-	args = append(args, settingArgs(opts.Settings)...)
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
-	c.cmd.Dir = c.Dir
-	c.cmd.Env = cleanEnv()
-	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGINT, Setpgid: true}
-	if err := c.cmd.Start(); err != nil {
-		return fmt.Errorf("devdb: start postgres: %w", err)
-	}
-	go func() { c.done <- c.cmd.Wait() }()
-	timeout := opts.StartTimeout
-	if timeout == 0 {
-		timeout = 60 * time.Second
-	}
-	return c.waitReady(ctx, timeout)
-}
-
-func settingArgs(extra map[string]string) []string {
-	merged := map[string]string{}
-	for k, v := range defaultSettings {
-		merged[k] = v
-	}
-	for k, v := range extra {
-		merged[k] = v
-	}
-	names := make([]string, 0, len(merged))
-	for k := range merged {
+// settingArgs turns the effective settings into sorted -c arguments.
+func (c *Cluster) settingArgs() []string {
+	names := make([]string, 0, len(c.settings))
+	for k := range c.settings {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	var args []string
 	for _, k := range names {
-		args = append(args, "-c", k+"="+merged[k])
+		args = append(args, "-c", k+"="+c.settings[k])
 	}
 	return args
-}
-
-// waitReady polls postmaster.pid until its status line says "ready", which
-// PostgreSQL writes once it accepts connections.
-func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	pidFile := filepath.Join(c.dataDir(), "postmaster.pid")
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-c.done:
-			c.done <- err
-			return fmt.Errorf("devdb: postgres exited during start-up: %v\n%s", err, c.LogTail())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		b, err := os.ReadFile(pidFile)
-		if err != nil {
-			continue
-		}
-		lines := strings.Split(string(b), "\n")
-		if len(lines) >= 8 && strings.TrimSpace(lines[7]) == "ready" {
-			return nil
-		}
-	}
-	return fmt.Errorf("devdb: postgres not ready after %s\n%s", timeout, c.LogTail())
 }
 
 // LogTail returns the last lines of the server log, for error messages.
@@ -214,7 +208,8 @@ func (c *Cluster) LogTail() string {
 }
 
 // URL returns a libpq-style connection URL for user and database over the
-// unix socket. It works with pgx, psql and node-postgres.
+// unix socket. It works with pgx, psql and node-postgres, and stays valid
+// across restarts.
 func (c *Cluster) URL(user, database string) string {
 	q := url.Values{"host": {c.Dir}, "port": {strconv.Itoa(c.Port)}, "sslmode": {"disable"}}
 	u := url.URL{Scheme: "postgres", User: url.User(user), Path: "/" + database, RawQuery: q.Encode()}
@@ -226,30 +221,26 @@ func (c *Cluster) TCPURL(user, database string) string {
 	if !c.TCP {
 		return ""
 	}
-	u := url.URL{Scheme: "postgres", User: url.User(user), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)),
+	u := url.URL{Scheme: "postgres", User: url.User(user), Host: c.TCPAddr(),
 		Path: "/" + database, RawQuery: "sslmode=disable"}
 	return u.String()
 }
 
-// Stop shuts the server down (fast shutdown, then immediate after 10s) and
-// removes the cluster's folder. It is safe to call more than once.
-func (c *Cluster) Stop() error {
-	var err error
-	if c.cmd != nil && c.cmd.Process != nil {
-		c.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-c.done:
-		case <-time.After(10 * time.Second):
-			c.cmd.Process.Signal(syscall.SIGQUIT)
-			select {
-			case <-c.done:
-			case <-time.After(5 * time.Second):
-				c.cmd.Process.Kill()
-				err = errors.New("devdb: postgres did not stop; killed")
-			}
-		}
-		c.cmd = nil
+// TCPAddr returns "127.0.0.1:<Port>", or "" when TCP is off.
+func (c *Cluster) TCPAddr() string {
+	if !c.TCP {
+		return ""
 	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
+}
+
+// Stop shuts the server down if it runs (fast shutdown, then immediate
+// after 10s) and removes the cluster's folder. It is safe to call more than
+// once, and after StopServer or Crash.
+func (c *Cluster) Stop() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.shutdownLocked()
 	if rmErr := os.RemoveAll(c.Dir); rmErr != nil && err == nil {
 		err = rmErr
 	}
