@@ -118,7 +118,7 @@ func newCluster(opts Options, base map[string]string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, err := serverCredential(dir)
+	cred, err := ServerCredential(dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -53,7 +53,8 @@
 // with target_session_attrs=read-write: pgx (pgconn.ParseConfig) and libpq
 // try the hosts in order and keep the first that is not read-only
 // ("show transaction_read_only"), so after a failover new connections reach
-// the promoted standby. pgx checks that only when it connects: an open
-// connection to a server that became a standby stays open and answers
-// 25006 (read_only_sql_transaction) to writes.
+// the promoted standby. pgx checks that only when it connects: a connection
+// it already holds keeps its server, so one to a server that has turned
+// read-only answers writes with 25006 (read_only_sql_transaction), and one
+// to a crashed primary fails.
 package devdb

@@ -8,10 +8,11 @@ import (
 	"syscall"
 )
 
-// serverCredential returns nil when the process may run PostgreSQL itself.
-// As root it returns the credential of an unprivileged account and hands dir
-// to that account, since PostgreSQL refuses to run as root.
-func serverCredential(dir string) (*syscall.Credential, error) {
+// ServerCredential returns nil when the process may run PostgreSQL itself.
+// As root it returns the credential of an unprivileged account ("postgres",
+// else "nobody") and hands dir to that account, since PostgreSQL refuses to
+// run as root (and so does PgBouncer). Every cluster devdb starts runs so.
+func ServerCredential(dir string) (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
