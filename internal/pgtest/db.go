@@ -24,24 +24,27 @@ type DB struct {
 // NewDB clones the migrated template into a new database for t.
 func NewDB(t testing.TB) *DB {
 	t.Helper()
-	return newDB(t, "template "+pgx.Identifier{get(t).template}.Sanitize())
+	s := get(t)
+	return newDB(t, s, "template "+pgx.Identifier{s.template}.Sanitize())
 }
 
 // NewEmptyDB creates a new database owned by Owner with nothing migrated.
 func NewEmptyDB(t testing.TB) *DB {
 	t.Helper()
-	return newDB(t, "")
+	return newDB(t, get(t), "")
 }
 
-func newDB(t testing.TB, template string) *DB {
+func newDB(t testing.TB, s *server, template string) *DB {
 	t.Helper()
-	s := get(t)
 	name := fmt.Sprintf("t_%s_%d", s.template[len("rowgate_template_"):], counter.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	stmt := "create database " + pgx.Identifier{name}.Sanitize() + " " + template + " owner " + Owner
 	if _, err := s.admin.Exec(ctx, stmt); err != nil {
 		t.Fatalf("pgtest: %s: %v", stmt, err)
+	}
+	if s.private {
+		return &DB{Name: name, srv: s} // the cluster goes with t
 	}
 	s.dbs.Store(name, struct{}{})
 	t.Cleanup(func() {
