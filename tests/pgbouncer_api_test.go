@@ -38,11 +38,11 @@ const (
 // parameter) and drives it with many users in parallel: every answer must
 // be the expected one, and no user may ever see, change or delete another
 // user's row.
-func pastedURLWorks(t *testing.T, bin string) {
+func pastedURLWorks(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
-	b := startBouncer(t, bin, db, pooledServers)
-	pasted := fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d", pgtest.App, db.Name, b.Dir, bouncerPort)
+	b := pgtest.StartBouncer(t, db, pgtest.BouncerOptions{PoolSize: pooledServers})
+	pasted := fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d", pgtest.App, db.Name, b.Dir, pgtest.BouncerPort)
 	app := openRowgate(t, pasted, pooledMaxConns)
 	wantExecMode(t, app, pgx.QueryExecModeCacheDescribe)
 	if err := app.CheckRole(ctx); err != nil {
@@ -53,7 +53,7 @@ func pastedURLWorks(t *testing.T, bin string) {
 	// Every first request queues in PgBouncer behind pinned servers, so
 	// rowgate's pool opens all its connections: from the start, 32 client
 	// connections share 4 server connections.
-	release := b.holdServers(t, pooledServers)
+	release := b.HoldServers(t, pooledServers)
 	wait := eachUser(users, (*apiUser).createTodos)
 	pgbWaitFor(t, fmt.Sprintf("rowgate's %d connections all waiting for a server", pooledMaxConns),
 		func() bool { return app.Stat().AcquiredConns() == pooledMaxConns })
@@ -67,11 +67,11 @@ func pastedURLWorks(t *testing.T, bin string) {
 	reportUserErrors(t, "exercise", eachUser(users, (*apiUser).exercise)())
 	reportUserErrors(t, "final check", eachUser(users, (*apiUser).checkFinal)())
 
-	if n := bouncerServerConns(t, db); n > pooledServers {
+	if n := b.ServerConns(t); n > pooledServers {
 		t.Errorf("the database saw %d connections from pgbouncer, want at most %d", n, pooledServers)
 	}
 	t.Logf("%d users × %d requests through %d client and %d server connections",
-		len(users), users[0].requests, app.Stat().TotalConns(), bouncerServerConns(t, db))
+		len(users), users[0].requests, app.Stat().TotalConns(), b.ServerConns(t))
 }
 
 // pooledAPIUsers serves the API on app over loopback, wired like serve,

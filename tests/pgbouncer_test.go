@@ -19,7 +19,7 @@ import (
 // the pooler behind Neon's pooled endpoint (see docs/pooling.md).
 func TestPgbouncer(t *testing.T) {
 	t.Parallel()
-	bin := pgbouncerBinary(t)
+	pgtest.BouncerBinary(t) // skip locally, fail in CI, when pgbouncer is missing
 
 	// DefaultStatementCacheBreaks shows the problem rowgate's pooler
 	// detection solves: with pgx's default (named prepared statements,
@@ -28,20 +28,20 @@ func TestPgbouncer(t *testing.T) {
 		t.Parallel()
 		t.Run("ManyUsersCollide42P05", func(t *testing.T) {
 			t.Parallel()
-			statementCacheCollides(t, bin)
+			statementCacheCollides(t)
 		})
 		t.Run("MovedToOtherServer26000", func(t *testing.T) {
 			t.Parallel()
-			statementCacheMissesOnOtherServer(t, bin)
+			statementCacheMissesOnOtherServer(t)
 		})
 	})
 	t.Run("PastedURLWorks", func(t *testing.T) {
 		t.Parallel()
-		pastedURLWorks(t, bin)
+		pastedURLWorks(t)
 	})
 	t.Run("IdentityDoesNotLeakAcrossPooledTransactions", func(t *testing.T) {
 		t.Parallel()
-		identityDoesNotLeak(t, bin)
+		identityDoesNotLeak(t)
 	})
 }
 
@@ -74,14 +74,14 @@ func wantExecMode(t *testing.T, db *postgres.DB, want pgx.QueryExecMode) {
 // To make sure 16 distinct client connections are in play, the bouncer's 4
 // servers are pinned by open transactions until rowgate's pool has handed
 // out 16 connections, all waiting for a server.
-func statementCacheCollides(t *testing.T, bin string) {
+func statementCacheCollides(t *testing.T) {
 	const servers, users = 4, 16
 	db := pgtest.NewDB(t)
-	b := startBouncer(t, bin, db, servers)
+	b := pgtest.StartBouncer(t, db, pgtest.BouncerOptions{PoolSize: servers})
 	app := openRowgate(t, b.URL(pgtest.App, "default_query_exec_mode=cache_statement"), users)
 	wantExecMode(t, app, pgx.QueryExecModeCacheStatement)
 
-	release := b.holdServers(t, servers)
+	release := b.HoldServers(t, servers)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	errs := make([]error, users)
@@ -120,19 +120,19 @@ func statementCacheCollides(t *testing.T, bin string) {
 // statements on one server connection, then pins that server so the
 // client's next transaction runs on the other: the statement it cached is
 // not there (26000).
-func statementCacheMissesOnOtherServer(t *testing.T, bin string) {
+func statementCacheMissesOnOtherServer(t *testing.T) {
 	db := pgtest.NewDB(t)
-	b := startBouncer(t, bin, db, 2)
+	b := pgtest.StartBouncer(t, db, pgtest.BouncerOptions{PoolSize: 2})
 	app := openRowgate(t, b.URL(pgtest.App, "default_query_exec_mode=cache_statement"), 1)
 	wantExecMode(t, app, pgx.QueryExecModeCacheStatement)
 	ctx := context.Background()
 	alice := todo.Caller{ID: "moved-alice"}
 
-	releaseFirst := b.holdServers(t, 1) // server 1 is busy...
+	releaseFirst := b.HoldServers(t, 1) // server 1 is busy...
 	if _, err := app.Todos().Create(ctx, alice, todo.NewTodo{Title: "prepared on server 2"}); err != nil {
 		t.Fatalf("first request, alone on server 2: %v", err) // ...so this prepares on server 2
 	}
-	releaseSecond := b.holdServers(t, 1) // server 2 is busy...
+	releaseSecond := b.HoldServers(t, 1) // server 2 is busy...
 	releaseFirst()                       // ...and server 1 free
 	_, err := app.Todos().List(ctx, alice, todo.ListQuery{Limit: 10})
 	releaseSecond()
@@ -146,15 +146,15 @@ func statementCacheMissesOnOtherServer(t *testing.T, bin string) {
 // rowgate and a client that sets no identity, alternating them: the
 // anonymous client must never see app.user_id or a todo, whatever the
 // request before it did, and rowgate's callers only ever see their own.
-func identityDoesNotLeak(t *testing.T, bin string) {
+func identityDoesNotLeak(t *testing.T) {
 	db := pgtest.NewDB(t)
-	b := startBouncer(t, bin, db, 1)
+	b := pgtest.StartBouncer(t, db, pgtest.BouncerOptions{PoolSize: 1})
 	app := openRowgate(t, b.URL(pgtest.App), 4)
 	wantExecMode(t, app, pgx.QueryExecModeCacheDescribe)
 	ctx := context.Background()
 	// The other clients are plain: unnamed statements, no identity of their own.
-	anon := &anonClient{conn: connectThrough(t, b, "default_query_exec_mode=exec")}
-	failing := connectThrough(t, b, "default_query_exec_mode=exec")
+	anon := &anonClient{conn: b.Conn(t, "default_query_exec_mode=exec")}
+	failing := b.Conn(t, "default_query_exec_mode=exec")
 
 	users := []todo.Caller{{ID: "pooled-alice"}, {ID: "pooled-bob"}}
 	created := map[string]int{}
@@ -197,7 +197,7 @@ func identityDoesNotLeak(t *testing.T, bin string) {
 		})
 	}
 	wg.Wait()
-	if n := bouncerServerConns(t, db); n != 1 {
+	if n := b.ServerConns(t); n != 1 {
 		t.Errorf("%d server connections to the database, want 1", n)
 	}
 }
