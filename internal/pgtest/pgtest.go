@@ -10,6 +10,33 @@
 // Use it from TestMain:
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+// # Faults, replicas and poolers
+//
+// The shared server must never be restarted or crashed: other tests use it
+// in parallel. A test that takes PostgreSQL down gets a cluster of its own
+// with NewClusterDB (a migrated database, the same logins, db.Cluster() to
+// drive it with devdb's Restart, Crash, StopServer, StartServer), and
+// standbys of it with StartStandby:
+//
+//	db := pgtest.NewClusterDB(t, devdb.Options{TCPPort: port, Durable: true})
+//	standby := pgtest.StartStandby(t, db.Cluster(), devdb.StandbyOptions{ApplicationName: "s1"})
+//	replicaURL := standby.URL(pgtest.App, db.Name)
+//
+// StartBouncer runs a real PgBouncer (transaction mode by default) in front
+// of any DB, on a unix socket at port 6432 (BouncerPort) or, with
+// BouncerOptions.TCP, on 127.0.0.1 at a random free port; it can be
+// killed, started and restarted on the same port, and driven through its
+// admin console (Admin: RECONNECT, KILL, PAUSE, SHOW ...). Without
+// pgbouncer installed the test is skipped, or fails when CI is set.
+//
+// StartProxy puts a fault-injecting TCP proxy in front of a server
+// (DB.ServerAddr) for the faults PostgreSQL itself cannot make on demand:
+// ResetAll resets every open connection, Cut(CutRequest) loses a request
+// before the server sees it, Cut(CutReply) loses the answer to one it
+// executed, Refuse refuses new connections, Blackhole holds every byte, and
+// SetLatency slows them. Reach a database through it with
+// db.URLAt(p.Addr(), role).
 package pgtest
 
 import (
@@ -48,6 +75,7 @@ const (
 
 type server struct {
 	cluster   *devdb.Cluster // nil when TEST_DATABASE_URL is used
+	private   bool           // cluster belongs to one test (NewClusterDB)
 	base      *url.URL       // superuser URL to the maintenance database
 	superuser string
 	admin     *pgxpool.Pool
@@ -97,15 +125,19 @@ func boot(ctx context.Context) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.cluster = c
-		s.base, _ = url.Parse(c.URL(devdb.Superuser, "postgres"))
-		s.superuser = devdb.Superuser
+		s.useCluster(c)
 	}
 	if err := s.setup(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+func (s *server) useCluster(c *devdb.Cluster) {
+	s.cluster = c
+	s.base, _ = url.Parse(c.URL(devdb.Superuser, "postgres"))
+	s.superuser = devdb.Superuser
 }
 
 // setup creates the owner role and a template database owned by it, and
