@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -62,8 +63,9 @@ type Cluster struct {
 	startTimeout time.Duration
 	appName      string // a standby's application_name in primary_conninfo
 
-	mu   sync.Mutex // guards proc across lifecycle changes
-	proc *process   // nil while the server is down
+	mu   sync.Mutex  // held across lifecycle changes; guards proc
+	proc *process    // nil while the server is down
+	up   atomic.Bool // proc != nil, readable without waiting for mu
 }
 
 var defaultSettings = map[string]string{

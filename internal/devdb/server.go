@@ -68,6 +68,12 @@ type process struct {
 	err    error         // cmd.Wait's result, set before exited closes
 }
 
+// setProc records the running postmaster, or nil; the caller holds c.mu.
+func (c *Cluster) setProc(p *process) {
+	c.proc = p
+	c.up.Store(p != nil)
+}
+
 // StartServer starts the server on the cluster's existing data directory,
 // port and socket, and waits until it accepts connections (a standby: read
 // only connections). After a Crash or an immediate shutdown this runs crash
@@ -105,7 +111,7 @@ func (c *Cluster) startLocked(ctx context.Context) error {
 	}
 	p := &process{cmd: cmd, exited: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
-	c.proc = p
+	c.setProc(p)
 	if err := c.waitReady(ctx, p); err != nil {
 		c.killLocked()
 		return err
@@ -159,7 +165,7 @@ func (c *Cluster) stopLocked(ctx context.Context, mode ShutdownMode) error {
 	p.cmd.Process.Signal(mode.signal())
 	select {
 	case <-p.exited:
-		c.proc = nil
+		c.setProc(nil)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("devdb: %s shutdown: %w", mode, ctx.Err())
@@ -200,7 +206,7 @@ func (c *Cluster) Crash() error {
 	}
 	c.proc.cmd.Process.Kill()
 	<-c.proc.exited
-	c.proc = nil
+	c.setProc(nil)
 	return c.waitChildrenGone(10*time.Second, 5*time.Second)
 }
 
@@ -218,7 +224,7 @@ func (c *Cluster) shutdownLocked() error {
 		p.cmd.Process.Signal(step.sig)
 		select {
 		case <-p.exited:
-			c.proc = nil
+			c.setProc(nil)
 			return nil
 		case <-time.After(step.wait):
 		}
@@ -234,7 +240,7 @@ func (c *Cluster) killLocked() {
 	}
 	c.proc.cmd.Process.Kill()
 	<-c.proc.exited
-	c.proc = nil
+	c.setProc(nil)
 	c.waitChildrenGone(5*time.Second, 5*time.Second)
 }
 

@@ -39,12 +39,8 @@ func (c *Cluster) SQL(ctx context.Context, query string) (string, error) {
 }
 
 // Running reports whether the server process is up (it may still be
-// starting or stopping).
-func (c *Cluster) Running() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.proc != nil
-}
+// starting or stopping). It does not wait for a Restart in progress.
+func (c *Cluster) Running() bool { return c.up.Load() }
 
 // poll runs query every interval until ok accepts its output, ctx ends, or
 // the query fails.

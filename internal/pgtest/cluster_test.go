@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rowgate/rowgate/internal/devdb"
 )
@@ -53,4 +54,32 @@ func connect(t *testing.T, url string) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+func TestTerminateBackends(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := NewDB(t)
+	pool := db.Pool(t, App)
+	conns := make([]*pgxpool.Conn, 3)
+	for i := range conns {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	for _, c := range conns {
+		c.Release()
+	}
+	if n := db.TerminateBackends(t, App); n != 3 {
+		t.Fatalf("terminated %d sessions, want 3", n)
+	}
+	// What the client sees depends on timing: 57P01 if it reads the
+	// server's last message first, a broken pipe if it writes first.
+	if _, err := pool.Exec(ctx, "select 1"); err == nil {
+		t.Fatal("a pooled connection survived TerminateBackends")
+	} else {
+		t.Logf("as expected: %v", err)
+	}
 }

@@ -166,3 +166,36 @@ func SecurityState(t testing.TB, conn *pgx.Conn) string {
 	}
 	return snap + "|" + oids
 }
+
+// TerminateBackends ends every session role has on db's database
+// (pg_terminate_backend, SQLSTATE 57P01 to each), as a Neon suspend, a
+// pooler's server_lifetime rotation or a failover does, and waits until
+// they are gone. It returns how many it ended.
+func (db *DB) TerminateBackends(t testing.TB, role string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn := db.Conn(t, db.srv.superuser)
+	var pids []int32
+	// Materialized, so that pg_terminate_backend cannot be pushed down
+	// below the filters and reach other sessions.
+	err := conn.QueryRow(ctx, `with victims as materialized (
+			select pid from pg_stat_activity where datname = $1 and usename = $2 and pid <> pg_backend_pid())
+		select coalesce(array_agg(pid), '{}') from victims where pg_terminate_backend(pid)`,
+		db.Name, role).Scan(&pids)
+	for err == nil {
+		var left int
+		if err = conn.QueryRow(ctx, `select count(*) from pg_stat_activity where pid = any($1)`, pids).Scan(&left); err != nil || left == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		t.Fatalf("pgtest: terminate the sessions of %s: %v", role, err)
+	}
+	return len(pids)
+}
