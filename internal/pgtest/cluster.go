@@ -22,9 +22,6 @@ import (
 // seconds (initdb and the migrations), so keep them few.
 func NewClusterDB(t testing.TB, opts devdb.Options) *DB {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("boots a PostgreSQL cluster of its own")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := devdb.Start(ctx, opts)

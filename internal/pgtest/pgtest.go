@@ -36,7 +36,8 @@
 // before the server sees it, Cut(CutReply) loses the answer to one it
 // executed, Refuse refuses new connections, Blackhole holds every byte, and
 // SetLatency slows them. Reach a database through it with
-// db.URLAt(p.Addr(), role).
+// db.URLAt(p.Addr(), role). TerminateBackends ends every session of a role,
+// as a Neon suspend, a pooler's server_lifetime or a failover does.
 package pgtest
 
 import (
