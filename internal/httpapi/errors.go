@@ -38,6 +38,14 @@ func toProblem(err error) *Problem {
 		return problem(http.StatusConflict, "conflict", "The change conflicts with the current state.").withCause(err)
 	case errors.Is(err, todo.ErrForbidden):
 		return problem(http.StatusForbidden, "forbidden", "The database refused this change.").withCause(err)
+	case errors.Is(err, todo.ErrOverloaded):
+		return problem(http.StatusServiceUnavailable, "overloaded", "The service is at capacity; retry shortly.").
+			withHeader("Retry-After", "1").withCause(err)
+	case errors.Is(err, todo.ErrOutcomeUnknown):
+		return problem(http.StatusServiceUnavailable, "outcome_unknown",
+			"The connection to the database was lost after the change was sent; it may or may not have been applied. "+
+				"Read the resource to find out, or retry with the same Idempotency-Key.").
+			withHeader("Retry-After", "1").withCause(err)
 	case errors.Is(err, todo.ErrUnavailable):
 		return problem(http.StatusServiceUnavailable, "unavailable", "The database could not answer in time; retry.").
 			withHeader("Retry-After", "1").withCause(err)

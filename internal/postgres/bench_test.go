@@ -20,6 +20,9 @@ func BenchmarkTxHelper(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close()
+			if err := db.CheckRole(context.Background()); err != nil {
+				b.Fatal(err)
+			}
 			ctx := context.Background()
 			callers := make([]todo.Caller, 8)
 			for i := range callers {

@@ -2,135 +2,151 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Defaults of Config.
+const (
+	DefaultStatementTimeout = 5 * time.Second
+	// DefaultAcquireTimeout bounds the wait for a pooled connection, well
+	// under the default request timeout: a request that cannot get one in
+	// time answers 503 (overloaded) instead of queueing without end.
+	DefaultAcquireTimeout = 2 * time.Second
+	// DefaultRetryBudget bounds retries for a context that has no deadline
+	// of its own (requests have one: the request timeout).
+	DefaultRetryBudget = 5 * time.Second
+	DefaultKnownUsers  = 100_000
 )
 
 // Config configures the pool. URL is the only required field.
 type Config struct {
 	// URL connects as rowgate_app. It may be a pooler's URL (Neon's pooled
-	// endpoint, PgBouncer in transaction mode): see QueryExecMode.
+	// endpoint, PgBouncer in transaction mode): see chooseExecMode. It may
+	// list several hosts with target_session_attrs=read-write, for
+	// failover.
 	URL string
 	// StatementTimeout bounds each statement; it is set per transaction.
-	// Default 5s.
 	StatementTimeout time.Duration
 	// MaxConns bounds the pool; 0 keeps pgxpool's default.
 	MaxConns int32
+	// AcquireTimeout bounds the wait for a pooled connection.
+	AcquireTimeout time.Duration
 	// KnownUsers bounds the cache of callers whose users row is known to
-	// exist (they skip the provisioning statement). Default 100000.
+	// exist (they skip the provisioning statement).
 	KnownUsers int
 	// DialFunc, when set, replaces the dialer (tests count round trips).
 	DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Logger receives changes of state (database unreachable, reachable
+	// again, pooler detected); nil discards.
+	Logger *slog.Logger
 }
 
-// DB is the pool and the one transaction helper every store uses.
+func (c Config) withDefaults() Config {
+	if c.StatementTimeout <= 0 {
+		c.StatementTimeout = DefaultStatementTimeout
+	}
+	if c.AcquireTimeout <= 0 {
+		c.AcquireTimeout = DefaultAcquireTimeout
+	}
+	if c.KnownUsers <= 0 {
+		c.KnownUsers = DefaultKnownUsers
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// DB is the pool and the one transaction helper every store uses. Its door
+// stays shut until CheckRole has passed once: no request reaches the
+// database before rowgate has proven that row level security holds for
+// the role it connects as.
 type DB struct {
-	pool     *pgxpool.Pool
-	timeout  string
-	known    *knownUsers
-	execMode pgx.QueryExecMode
-	execWhy  string
+	primary        *server
+	timeout        string
+	acquireTimeout time.Duration
+	known          *knownUsers
+	log            *slog.Logger
+	gate           gate
+	health         health
+	faults         faultCounters
 }
 
-// Open connects the pool and checks that the database answers. It does not
-// check the role; call CheckRole before serving.
+// Open builds the pool without connecting, so rowgate can start before
+// PostgreSQL does. Nothing is served until CheckRole succeeds (WaitReady
+// retries it until then).
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	cfg = cfg.withDefaults()
+	primary, err := newServer("primary", cfg.URL, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: database url: %w", err)
+		return nil, err
 	}
-	mode, why := chooseExecMode(cfg.URL, pcfg.ConnConfig)
-	pcfg.ConnConfig.DefaultQueryExecMode = mode
-	if cfg.MaxConns > 0 {
-		pcfg.MaxConns = cfg.MaxConns
+	db := &DB{
+		primary:        primary,
+		timeout:        fmt.Sprint(cfg.StatementTimeout.Milliseconds()),
+		acquireTimeout: cfg.AcquireTimeout,
+		known:          newKnownUsers(cfg.KnownUsers),
+		log:            cfg.Logger,
 	}
-	if cfg.DialFunc != nil {
-		pcfg.ConnConfig.DialFunc = cfg.DialFunc
-	}
-	if cfg.StatementTimeout <= 0 {
-		cfg.StatementTimeout = 5 * time.Second
-	}
-	if cfg.KnownUsers <= 0 {
-		cfg.KnownUsers = 100_000
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: connect: %w", err)
-	}
-	return &DB{
-		pool:     pool,
-		timeout:  fmt.Sprint(cfg.StatementTimeout.Milliseconds()),
-		known:    newKnownUsers(cfg.KnownUsers),
-		execMode: mode,
-		execWhy:  why,
-	}, nil
+	db.gate.init()
+	return db, nil
 }
 
 // Close waits for connections in use to be released, then closes them.
-func (db *DB) Close() { db.pool.Close() }
+func (db *DB) Close() { db.primary.close() }
 
-// Stat reports the pool's statistics, for metrics.
-func (db *DB) Stat() *pgxpool.Stat { return db.pool.Stat() }
+// Stat reports the primary pool's statistics, for metrics.
+func (db *DB) Stat() *pgxpool.Stat { return db.primary.current().Stat() }
 
 // QueryExecMode reports how statements are sent, and why that mode was
 // chosen, for the start-up log.
-func (db *DB) QueryExecMode() (mode, why string) { return db.execMode.String(), db.execWhy }
+func (db *DB) QueryExecMode() (mode, why string) { return db.primary.execMode() }
 
-// Ready reports whether the database answers, as the role the pool uses.
+// Ready reports whether the database answers as the role the pool uses
+// and the safety checks have passed. Its error says why not in a few
+// words of rowgate's own, safe to show on /readyz (never the server's
+// message text).
 func (db *DB) Ready(ctx context.Context) error {
+	if !db.gate.isOpen() {
+		return db.gate.reason()
+	}
 	var one int
-	return db.pool.QueryRow(ctx, "select 1").Scan(&one)
+	if err := db.primary.current().QueryRow(ctx, "select 1").Scan(&one); err != nil {
+		return describe(err)
+	}
+	return nil
 }
 
-// chooseExecMode keeps an explicit default_query_exec_mode from the
-// connection string. Otherwise it uses pgx's statement cache (named
-// prepared statements) on a direct connection, and describe-only caching
-// (unnamed statements) when any host looks like a transaction pooler. Named
-// statements do not survive a transaction pooler moving the client to
-// another server connection (42P05, 26000); unnamed ones do. A false
-// "pooler" costs plan reuse; a missed one fails requests, so the guess is
-// wide.
-func chooseExecMode(connString string, cfg *pgx.ConnConfig) (pgx.QueryExecMode, string) {
-	if namesExecMode(connString) {
-		return cfg.DefaultQueryExecMode, "set by default_query_exec_mode in the database URL"
-	}
-	if looksPooled(cfg) {
-		return pgx.QueryExecModeCacheDescribe, "the URL looks like a transaction pooler (host contains \"pooler\", or port 6432 or 6543)"
-	}
-	return pgx.QueryExecModeCacheStatement, "direct connection: prepared statements are cached"
-}
-
-// namesExecMode reports whether the connection string itself sets
-// default_query_exec_mode, as a URL parameter or a keyword/value pair, and
-// not merely contains the text (in a password, say).
-func namesExecMode(connString string) bool {
-	cfg, err := pgconn.ParseConfig(connString)
-	if err != nil {
-		return false
-	}
-	_, ok := cfg.RuntimeParams["default_query_exec_mode"]
-	return ok
-}
-
-// looksPooled reports whether any host, fallbacks included, looks like a
-// transaction pooler: Neon's "-pooler" hosts, Supabase's
-// "pooler.supabase.com", PgBouncer's port 6432, Supavisor's port 6543.
-func looksPooled(cfg *pgx.ConnConfig) bool {
-	hosts := append([]*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port}}, cfg.Fallbacks...)
-	for _, h := range hosts {
-		if strings.Contains(h.Host, "pooler") || h.Port == 6432 || h.Port == 6543 {
-			return true
+// WaitReady runs CheckRole until it passes, retrying with capped,
+// jittered backoff while the database cannot be reached, and logging
+// changes of state rather than every try. It returns nil once the door is
+// open, the refusal when the role or schema would let row level security
+// be bypassed (the caller must stop), or ctx's error.
+func (db *DB) WaitReady(ctx context.Context) error {
+	delay := 100 * time.Millisecond
+	for {
+		err := db.CheckRole(ctx)
+		var refused *RefusalError
+		switch {
+		case err == nil:
+			db.health.answered(db.log, db.primary.name)
+			return nil
+		case errors.As(err, &refused):
+			return err
+		case ctx.Err() != nil:
+			return ctx.Err()
 		}
+		db.gate.setReason(describe(err))
+		db.health.failed(db.log, db.primary.name, err)
+		if !sleep(ctx, jitter(delay)) {
+			return ctx.Err()
+		}
+		delay = min(2*delay, time.Second)
 	}
-	return false
 }

@@ -14,8 +14,10 @@ import (
 )
 
 // classify maps a driver error to a domain error by SQLSTATE, never by
-// message text. Errors it does not recognise are returned wrapped, for the
-// HTTP layer to log and answer 500 without echoing them.
+// message text. Every fault of the database or the network is
+// todo.ErrUnavailable (a 503), never an unknown error. Errors it does not
+// recognise (a scan into the wrong type: a bug) are returned as they are,
+// for the HTTP layer to log and answer 500 without echoing them.
 func classify(err error) error {
 	var pgErr *pgconn.PgError
 	switch {
@@ -23,13 +25,13 @@ func classify(err error) error {
 		return nil
 	case errors.Is(err, errUserMissing), errors.Is(err, pgx.ErrNoRows):
 		return todo.ErrNotFound
-	case isDomain(err):
+	case isDomain(err), errors.Is(err, todo.ErrUnavailable):
 		return err
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %w", todo.ErrUnavailable, err)
 	case errors.As(err, &pgErr):
 		return classifyPg(pgErr, err)
-	case pgconn.Timeout(err), pgconn.SafeToRetry(err):
+	case pgconn.Timeout(err), pgconn.SafeToRetry(err), connectionLost(err):
 		return fmt.Errorf("%w: %w", todo.ErrUnavailable, err)
 	}
 	return err
@@ -52,9 +54,12 @@ func classifyPg(pgErr *pgconn.PgError, err error) error {
 	case pgErr.Code == pgerrcode.UniqueViolation, pgErr.Code == pgerrcode.ForeignKeyViolation:
 		return fmt.Errorf("%w: %w", todo.ErrConflict, err)
 	case pgErr.Code == pgerrcode.QueryCanceled, pgErr.Code == pgerrcode.LockNotAvailable,
-		pgErr.Code == pgerrcode.SerializationFailure, pgErr.Code == pgerrcode.DeadlockDetected,
-		pgErr.Code == pgerrcode.TooManyConnections, pgErr.Code == pgerrcode.CannotConnectNow,
-		pgErr.Code == pgerrcode.AdminShutdown, pgerrcode.IsConnectionException(pgErr.Code):
+		transient(pgErr), statementCacheError(pgErr),
+		pgerrcode.IsInsufficientResources(pgErr.Code), pgerrcode.IsOperatorIntervention(pgErr.Code),
+		pgerrcode.IsInvalidAuthorizationSpecification(pgErr.Code), pgerrcode.IsSystemError(pgErr.Code),
+		pgerrcode.IsInternalError(pgErr.Code):
+		// The server cannot serve this now: busy, restarting, read-only,
+		// out of resources, or not accepting rowgate's credentials.
 		return fmt.Errorf("%w: %w", todo.ErrUnavailable, err)
 	}
 	return err

@@ -60,6 +60,9 @@ func open(t *testing.T, cfg postgres.Config) (*postgres.DB, *pgtest.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
+	if err := db.CheckRole(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return db, tdb
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // roleCheck lists the connected role and every role it is a member of,
@@ -28,13 +30,33 @@ select coalesce(string_agg(relname::text, ', ' order by relname), '')
 from pg_catalog.pg_class
 where relnamespace = 'public'::regnamespace and relkind in ('r', 'p') and not relrowsecurity`
 
+// RefusalError is CheckRole's verdict that row level security would not
+// hold for the role rowgate connects as. It is final: retrying cannot fix
+// it, and the service must not start.
+type RefusalError struct{ Problems []string }
+
+func (e *RefusalError) Error() string {
+	return fmt.Sprintf("refusing to serve: row level security would not hold: %s; connect as rowgate_app (run `rowgate migrate` to create it)",
+		strings.Join(e.Problems, "; "))
+}
+
 // CheckRole refuses a connection that could bypass row level security: a
 // superuser, a role with BYPASSRLS, the owner of an app table, or a member
 // of any such role. It also refuses a schema where a table has RLS
 // disabled. A service quietly running as a bypassing role is the most
-// common RLS failure; this turns it into a start-up error that says why.
+// common RLS failure; this turns it into a start-up error that says why
+// (a *RefusalError). Any other error means the check could not run. Once
+// it passes, the door opens: until then no request reaches the database.
 func (db *DB) CheckRole(ctx context.Context) error {
-	rows, err := db.pool.Query(ctx, roleCheck)
+	if err := checkRole(ctx, db.primary.current()); err != nil {
+		return err
+	}
+	db.gate.openUp()
+	return nil
+}
+
+func checkRole(ctx context.Context, pool *pgxpool.Pool) error {
+	rows, err := pool.Query(ctx, roleCheck)
 	if err != nil {
 		return fmt.Errorf("postgres: role check: %w", err)
 	}
@@ -60,15 +82,14 @@ func (db *DB) CheckRole(ctx context.Context) error {
 		return fmt.Errorf("postgres: role check: %w", err)
 	}
 	var open string
-	if err := db.pool.QueryRow(ctx, unprotectedTables).Scan(&open); err != nil {
+	if err := pool.QueryRow(ctx, unprotectedTables).Scan(&open); err != nil {
 		return fmt.Errorf("postgres: role check: %w", err)
 	}
 	if open != "" {
 		problems = append(problems, "row level security is disabled on "+open)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("refusing to serve: row level security would not hold: %s; connect as rowgate_app (run `rowgate migrate` to create it)",
-			strings.Join(problems, "; "))
+		return &RefusalError{Problems: problems}
 	}
 	return nil
 }

@@ -22,13 +22,16 @@ func TestStatementTimeoutPerTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if err := db.CheckRole(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	caller := todo.Caller{ID: "timeout0000000000000000000000000"}
-	err = db.run(context.Background(), caller, func(b *pgx.Batch) { b.Queue("select pg_sleep(1)") })
+	err = db.run(context.Background(), caller, reads, func(b *pgx.Batch) { b.Queue("select pg_sleep(1)") })
 	if !errors.Is(err, todo.ErrUnavailable) {
 		t.Fatalf("slow statement: err = %v, want ErrUnavailable", err)
 	}
 	var setting string
-	if err := db.pool.QueryRow(context.Background(), "show statement_timeout").Scan(&setting); err != nil {
+	if err := db.primary.current().QueryRow(context.Background(), "show statement_timeout").Scan(&setting); err != nil {
 		t.Fatal(err)
 	}
 	if setting != "0" {

@@ -79,7 +79,7 @@ func (db *DB) Todos() *Todos { return &Todos{db: db} }
 func (s *Todos) List(ctx context.Context, c todo.Caller, q todo.ListQuery) (todo.Page, error) {
 	sql, args := listStatement(q)
 	var page todo.Page
-	err := s.db.run(ctx, c, func(b *pgx.Batch) {
+	err := s.db.run(ctx, c, reads, func(b *pgx.Batch) {
 		page = todo.Page{Items: make([]todo.Todo, 0, q.Limit+1)}
 		b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -124,7 +124,7 @@ func listStatement(q todo.ListQuery) (string, []any) {
 // or belongs to someone else.
 func (s *Todos) Get(ctx context.Context, c todo.Caller, id string) (todo.Todo, error) {
 	var t todo.Todo
-	err := s.db.run(ctx, c, func(b *pgx.Batch) {
+	err := s.db.run(ctx, c, reads, func(b *pgx.Batch) {
 		b.Queue(getTodo, id).QueryRow(func(row pgx.Row) error { return scanTodo(row, &t) })
 	})
 	return t, err
@@ -136,7 +136,7 @@ func (s *Todos) Create(ctx context.Context, c todo.Caller, n todo.NewTodo) (todo
 		return todo.Todo{}, err
 	}
 	var t todo.Todo
-	err := s.db.run(ctx, c, func(b *pgx.Batch) {
+	err := s.db.run(ctx, c, writes, func(b *pgx.Batch) {
 		b.Queue(createTodo, n.Title, n.Description, n.Completed).QueryRow(func(row pgx.Row) error { return scanTodo(row, &t) })
 	})
 	return t, err
@@ -152,7 +152,7 @@ func (s *Todos) Update(ctx context.Context, c todo.Caller, id string, p todo.Tod
 	}
 	var t todo.Todo
 	var updated, exists bool
-	err := s.db.run(ctx, c, func(b *pgx.Batch) {
+	err := s.db.run(ctx, c, writes, func(b *pgx.Batch) {
 		updated, exists = false, false
 		b.Queue(updateTodo, id, p.Title, p.DescriptionSet, p.Description, p.Completed, ifMatch).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -175,7 +175,7 @@ func (s *Todos) Update(ctx context.Context, c todo.Caller, id string, p todo.Tod
 // Delete removes the caller's todo, under the same If-Match rule as Update.
 func (s *Todos) Delete(ctx context.Context, c todo.Caller, id string, ifMatch *time.Time) error {
 	var deleted, exists bool
-	err := s.db.run(ctx, c, func(b *pgx.Batch) {
+	err := s.db.run(ctx, c, writes, func(b *pgx.Batch) {
 		deleted, exists = false, false
 		b.Queue(deleteTodo, id, ifMatch).Exec(func(tag pgconn.CommandTag) error {
 			deleted = tag.RowsAffected() == 1

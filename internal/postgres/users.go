@@ -35,7 +35,7 @@ func (db *DB) Users() *Users { return &Users{db: db} }
 // Me returns the caller's users row, creating it on first contact.
 func (s *Users) Me(ctx context.Context, c todo.Caller) (todo.User, error) {
 	var u todo.User
-	err := s.db.run(ctx, c, func(b *pgx.Batch) {
+	err := s.db.run(ctx, c, reads, func(b *pgx.Batch) {
 		b.Queue(getMe).Query(func(rows pgx.Rows) error { return scanOneUser(rows, &u) })
 	})
 	return u, err
@@ -47,7 +47,7 @@ func (s *Users) UpdateMe(ctx context.Context, c todo.Caller, p todo.UserPatch) (
 		return todo.User{}, err
 	}
 	var u todo.User
-	err := s.db.run(ctx, c, func(b *pgx.Batch) {
+	err := s.db.run(ctx, c, writes, func(b *pgx.Batch) {
 		b.Queue(updateMe, p.NameSet, p.Name).Query(func(rows pgx.Rows) error { return scanOneUser(rows, &u) })
 	})
 	return u, err
@@ -56,7 +56,7 @@ func (s *Users) UpdateMe(ctx context.Context, c todo.Caller, p todo.UserPatch) (
 // DeleteMe removes the caller's users row and, by cascade, their todos. It
 // is idempotent: deleting an already deleted user succeeds.
 func (s *Users) DeleteMe(ctx context.Context, c todo.Caller) error {
-	err := s.db.run(ctx, c, func(b *pgx.Batch) {
+	err := s.db.run(ctx, c, writes, func(b *pgx.Batch) {
 		b.Queue(deleteMe).Query(func(rows pgx.Rows) error {
 			n := 0
 			for rows.Next() {
