@@ -176,7 +176,7 @@ func crossUserMe(t *testing.T, s *apiServer, attacker, victim string) {
 // checkAPIOwnership on every response) and each list the right count.
 func TestAPIConcurrentCallersSeeOnlyTheirOwn(t *testing.T) {
 	t.Parallel()
-	s := newAPIServer(t, func(c *apiConfig) { c.pg.MaxConns = 2 })
+	s := newAPIServer(t, func(c *apiConfig) { c.app.DBMaxConns = 2 })
 	users := []string{alice, bob, carol, dave}
 	want := map[string]int{}
 	for i, u := range users {

@@ -3,10 +3,16 @@ package tests
 import (
 	"bufio"
 	"context"
-	"errors"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rowgate/rowgate/internal/app"
 )
 
 // TestAPIRequestID shows the request id in the X-Request-Id header, in a
@@ -183,18 +189,61 @@ func parseMetrics(t *testing.T, text string) map[string]float64 {
 	return out
 }
 
-// TestAPIReadiness shows /readyz answering 503 problem+json while its
-// check fails, and /healthz staying 200.
+// TestAPIReadiness starts the service while neither PostgreSQL nor the
+// JWKS answers: /healthz answers 200, /readyz answers 503 problem+json
+// naming both dependencies in words of rowgate's own, and an API request
+// answers 503 within its deadline, never 500.
 func TestAPIReadiness(t *testing.T) {
 	t.Parallel()
-	s := newAPIServer(t, func(c *apiConfig) {
-		c.api.Ready = func(context.Context) error { return errors.New("ERROR: not today (SQLSTATE 57P03)") }
-	})
+	closed := closedPort(t)
+	cfg := app.Config{
+		DatabaseURL: "postgres://rowgate_app@127.0.0.1:" + closed + "/rowgate?sslmode=disable",
+		JWKSURL:     "http://127.0.0.1:" + closed + "/api/auth/jwks", Issuer: apiIssuer, Audience: apiAudience,
+		RequestTimeout: 300 * time.Millisecond,
+	}
+	a, err := app.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.DB().WaitReady(ctx) // what Run does in the background
+	ts := httptest.NewServer(a.Handler())
+	defer ts.Close()
+	s := &apiServer{URL: ts.URL, client: ts.Client()}
+
 	resp := s.do(t, apiRequest{method: "GET", path: "/readyz", allow503: true})
-	if resp.Status != 503 || resp.problem(t).Code != "not_ready" || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("/readyz with a failing check: %d %s, Retry-After %q", resp.Status, resp.Body, resp.Header.Get("Retry-After"))
+	var p struct {
+		Code       string                               `json:"code"`
+		WaitingFor []struct{ Component, Reason string } `json:"waiting_for"`
+	}
+	json.Unmarshal(resp.Body, &p)
+	waiting := map[string]string{}
+	for _, w := range p.WaitingFor {
+		waiting[w.Component] = w.Reason
+	}
+	if resp.Status != 503 || p.Code != "not_ready" || resp.Header.Get("Retry-After") == "" ||
+		waiting["signing_keys"] == "" || waiting["database"] == "" {
+		t.Errorf("/readyz with nothing up: %d %s, Retry-After %q", resp.Status, resp.Body, resp.Header.Get("Retry-After"))
 	}
 	if resp := s.do(t, apiRequest{method: "GET", path: "/healthz"}); resp.Status != 200 {
 		t.Errorf("/healthz: %d", resp.Status)
 	}
+	resp = s.do(t, apiRequest{method: "GET", path: "/v1/me", bearer: "x.y.z", allow503: true})
+	if resp.Status != 401 && resp.Status != 503 {
+		t.Errorf("/v1/me with keys not loaded: %d %s", resp.Status, resp.Body)
+	}
+}
+
+// closedPort returns a 127.0.0.1 port nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }

@@ -37,7 +37,7 @@ func lockTodo(t *testing.T, s *apiServer, id string) (release func()) {
 func TestAPIRequestTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
-	s := newAPIServer(t, func(c *apiConfig) { c.api.RequestTimeout = timeout })
+	s := newAPIServer(t, func(c *apiConfig) { c.app.RequestTimeout = timeout })
 	seedAPI(t, s)
 	checkTimeouts(t, s, timeout)
 }
@@ -47,7 +47,7 @@ func TestAPIRequestTimeout(t *testing.T) {
 func TestAPIStatementTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
-	s := newAPIServer(t, func(c *apiConfig) { c.pg.StatementTimeout = timeout })
+	s := newAPIServer(t, func(c *apiConfig) { c.app.StatementTimeout = timeout })
 	seedAPI(t, s)
 	checkTimeouts(t, s, timeout)
 }

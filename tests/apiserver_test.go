@@ -21,8 +21,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/rowgate/rowgate/internal/app"
 	"github.com/rowgate/rowgate/internal/auth"
-	"github.com/rowgate/rowgate/internal/httpapi"
 	"github.com/rowgate/rowgate/internal/pgtest"
 	"github.com/rowgate/rowgate/internal/postgres"
 	"github.com/rowgate/rowgate/internal/todo"
@@ -63,56 +63,40 @@ type apiServer struct {
 
 // apiConfig is what a test may change before the server starts.
 type apiConfig struct {
-	api httpapi.Options
-	pg  postgres.Config
+	app app.Config
 }
 
-// newAPIServer starts the API for t, configured like cmd/rowgate's serve
-// (with a JSON logger writing into s.Logs), and stops it when t ends.
+// newAPIServer starts the API for t, built by internal/app exactly as
+// `rowgate serve` builds it (with a JSON logger writing into s.Logs), and
+// stops it when t ends. It returns once the database door is open.
 func newAPIServer(t testing.TB, opts ...func(*apiConfig)) *apiServer {
 	t.Helper()
 	ctx := context.Background()
 	tdb := pgtest.NewDB(t)
 	s := &apiServer{DB: tdb, Logs: &apiLogBuffer{}}
 	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var cfg apiConfig
-	cfg.pg.URL = tdb.URL(pgtest.App)
-	for _, o := range opts {
-		o(&cfg)
-	}
-	db, err := postgres.Open(ctx, cfg.pg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if err := db.CheckRole(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s.Store = db
 	dir := t.TempDir()
+	var err error
 	if s.key, err = auth.LoadOrCreateDevKey(dir); err != nil {
 		t.Fatal(err)
 	}
 	s.priv = readDevPrivateKey(t, dir)
-	verifier, err := auth.NewVerifier(ctx, auth.Config{
-		JWKSFile: s.key.JWKSPath(), Issuer: apiIssuer, Audience: apiAudience, Logger: log,
-	})
+	cfg := apiConfig{app: app.Config{
+		DatabaseURL: tdb.URL(pgtest.App), JWKSFile: s.key.JWKSPath(), Issuer: apiIssuer, Audience: apiAudience,
+	}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := app.New(ctx, cfg.app, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(verifier.Close)
-	o := cfg.api
-	o.Todos, o.Users, o.Auth, o.Logger = db.Todos(), db.Users(), auth.Middleware(verifier), log
-	if o.Ready == nil {
-		o.Ready = db.Ready
+	t.Cleanup(a.Close)
+	if err := a.DB().WaitReady(ctx); err != nil {
+		t.Fatal(err)
 	}
-	o.PoolStats = func() httpapi.PoolStats {
-		st := db.Stat()
-		return httpapi.PoolStats{Acquired: st.AcquiredConns(), Idle: st.IdleConns(), Total: st.TotalConns(), Max: st.MaxConns(),
-			AcquireCount: st.AcquireCount(), EmptyAcquireCount: st.EmptyAcquireCount(),
-			CanceledAcquireCount: st.CanceledAcquireCount(), AcquireDuration: st.AcquireDuration()}
-	}
-	ts := httptest.NewServer(httpapi.New(o))
+	s.Store = a.DB()
+	ts := httptest.NewServer(a.Handler())
 	t.Cleanup(ts.Close)
 	s.URL = ts.URL
 	s.client = ts.Client()
@@ -454,6 +438,10 @@ type apiProblem struct {
 		Field  string `json:"field"`
 		Detail string `json:"detail"`
 	} `json:"errors"`
+	WaitingFor []struct {
+		Component string `json:"component"`
+		Reason    string `json:"reason"`
+	} `json:"waiting_for"`
 }
 
 func (r apiResponse) problem(t testing.TB) apiProblem {

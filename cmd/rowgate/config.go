@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rowgate/rowgate/internal/app"
+	"github.com/rowgate/rowgate/internal/postgres"
 )
 
 // serveConfig is every setting of `rowgate serve`. Each comes from its
@@ -31,6 +34,7 @@ type serveConfig struct {
 	ShutdownTimeout  time.Duration
 	DrainDelay       time.Duration
 	DBMaxConns       int
+	DBAcquireTimeout time.Duration
 	CORSOrigins      string
 	PprofAddr        string
 }
@@ -115,6 +119,7 @@ func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may finish after SIGTERM")
 	e.duration(&c.DrainDelay, "drain-delay", "SHUTDOWN_DRAIN_DELAY", 0, "after SIGTERM, keep serving this long with /readyz answering 503, so load balancers stop sending traffic before the listener closes")
 	e.integer(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", 0, "pool size; 0 means pgx's default, max(4, CPUs)")
+	e.duration(&c.DBAcquireTimeout, "db-acquire-timeout", "DB_ACQUIRE_TIMEOUT", postgres.DefaultAcquireTimeout, "longest wait for a pooled connection; past it the request answers 503 (overloaded)")
 	e.str(&c.CORSOrigins, "cors-origins", "CORS_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed to call the API")
 	e.str(&c.PprofAddr, "pprof-addr", "PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off when empty")
 	return e
@@ -148,6 +153,19 @@ func (c *serveConfig) validate(e *envFlags) error {
 		return usageError{strings.Join(problems, "; ")}
 	}
 	return nil
+}
+
+// app is the service's part of the settings.
+func (c *serveConfig) app() app.Config {
+	return app.Config{
+		DatabaseURL: c.DatabaseURL,
+		JWKSURL:     c.JWKSURL, JWKSFile: c.JWKSFile, Issuer: c.Issuer, Audience: c.Audience,
+		AllowAnyIssuer: c.AllowAnyIssuer, AllowAnyAudience: c.AllowAnyAudience,
+		ClockSkew: c.ClockSkew, JWKSMinRefresh: c.JWKSMinRefresh,
+		RequestTimeout: c.RequestTimeout, StatementTimeout: c.StatementTimeout,
+		DBMaxConns: c.DBMaxConns, DBAcquireTimeout: c.DBAcquireTimeout,
+		ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay, CORSOrigins: c.corsOrigins(),
+	}
 }
 
 func (c *serveConfig) corsOrigins() []string {

@@ -37,9 +37,7 @@ func TestServeDrainsBeforeShutdown(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
-	if get("/readyz") != 200 {
-		t.Fatal("not ready before shutdown")
-	}
+	waitReady(t, addr)
 	start := time.Now()
 	cancel()
 	for get("/readyz") != 503 {

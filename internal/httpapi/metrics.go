@@ -11,12 +11,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// PoolStats is a snapshot of the database pool, for /metrics.
-type PoolStats struct {
-	Acquired, Idle, Total, Max      int32
-	AcquireCount, EmptyAcquireCount int64
-	CanceledAcquireCount            int64
-	AcquireDuration                 time.Duration
+// Sample is one value the service reports about what it depends on (the
+// database pool, the door's retries, the signing keys). The composition
+// root produces them (internal/app), so that the packages that own the
+// numbers need not import Prometheus. Labels are name, value pairs; a name
+// must keep one set of label names and one kind.
+type Sample struct {
+	Name, Help string
+	Counter    bool
+	Labels     []string
+	Value      float64
 }
 
 type metrics struct {
@@ -38,7 +42,7 @@ type series struct {
 	latency  prometheus.Observer
 }
 
-func newMetrics(pool func() PoolStats) *metrics {
+func newMetrics(samples func() []Sample) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,8 +57,8 @@ func newMetrics(pool func() PoolStats) *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if pool != nil {
-		m.reg.MustRegister(poolCollector(pool))
+	if samples != nil {
+		m.reg.MustRegister(sampleCollector(samples))
 	}
 	return m
 }
@@ -84,43 +88,25 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-type poolStatsCollector struct {
-	stats func() PoolStats
-	descs map[string]*prometheus.Desc
-}
+// sampleCollector reports the samples as constant metrics at each scrape.
+// It describes nothing up front (an unchecked collector): the set of
+// samples is the composition root's to choose.
+type sampleCollector func() []Sample
 
-func poolCollector(stats func() PoolStats) prometheus.Collector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("rowgate_db_pool_"+name, help, nil, nil)
+func (sampleCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (f sampleCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range f() {
+		names := make([]string, 0, len(s.Labels)/2)
+		values := make([]string, 0, len(s.Labels)/2)
+		for i := 0; i+1 < len(s.Labels); i += 2 {
+			names, values = append(names, s.Labels[i]), append(values, s.Labels[i+1])
+		}
+		kind := prometheus.GaugeValue
+		if s.Counter {
+			kind = prometheus.CounterValue
+		}
+		desc := prometheus.NewDesc(s.Name, s.Help, names, nil)
+		ch <- prometheus.MustNewConstMetric(desc, kind, s.Value, values...)
 	}
-	return &poolStatsCollector{stats: stats, descs: map[string]*prometheus.Desc{
-		"acquired":          d("acquired_conns", "Connections in use."),
-		"idle":              d("idle_conns", "Idle connections."),
-		"total":             d("total_conns", "Open connections."),
-		"max":               d("max_conns", "Maximum connections."),
-		"acquires":          d("acquires_total", "Successful acquires."),
-		"empty_acquires":    d("empty_acquires_total", "Acquires that had to wait for a connection."),
-		"canceled_acquires": d("canceled_acquires_total", "Acquires cancelled while waiting."),
-		"acquire_seconds":   d("acquire_duration_seconds_total", "Time spent acquiring connections."),
-	}}
-}
-
-func (p *poolStatsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range p.descs {
-		ch <- d
-	}
-}
-
-func (p *poolStatsCollector) Collect(ch chan<- prometheus.Metric) {
-	s := p.stats()
-	gauge := func(k string, v float64) { ch <- prometheus.MustNewConstMetric(p.descs[k], prometheus.GaugeValue, v) }
-	counter := func(k string, v float64) { ch <- prometheus.MustNewConstMetric(p.descs[k], prometheus.CounterValue, v) }
-	gauge("acquired", float64(s.Acquired))
-	gauge("idle", float64(s.Idle))
-	gauge("total", float64(s.Total))
-	gauge("max", float64(s.Max))
-	counter("acquires", float64(s.AcquireCount))
-	counter("empty_acquires", float64(s.EmptyAcquireCount))
-	counter("canceled_acquires", float64(s.CanceledAcquireCount))
-	counter("acquire_seconds", s.AcquireDuration.Seconds())
 }

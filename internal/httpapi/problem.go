@@ -15,6 +15,8 @@ type Problem struct {
 	Code      string       `json:"code"`
 	RequestID string       `json:"request_id,omitempty"`
 	Errors    []FieldError `json:"errors,omitempty"`
+	// WaitingFor lists what a 503 from /readyz waits for.
+	WaitingFor []Waiting `json:"waiting_for,omitempty"`
 
 	header http.Header // extra response headers (WWW-Authenticate, Retry-After)
 	cause  error       // logged, never sent

@@ -21,9 +21,10 @@ type Options struct {
 	// Ready is /readyz's check: the database answers as rowgate_app, keys
 	// are loaded, the server is not shutting down.
 	Ready func(context.Context) error
-	// PoolStats feeds the pool metrics; nil leaves them out.
-	PoolStats func() PoolStats
-	Logger    *slog.Logger
+	// Samples feeds /metrics with what the service depends on (pool,
+	// retries, keys); nil leaves them out.
+	Samples func() []Sample
+	Logger  *slog.Logger
 	// RequestTimeout bounds each request; default 10s.
 	RequestTimeout time.Duration
 	// CORSOrigins lists the browser origins allowed to call the API; empty
@@ -39,7 +40,7 @@ func New(o Options) *echo.Echo {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 10 * time.Second
 	}
-	m := newMetrics(o.PoolStats)
+	m := newMetrics(o.Samples)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(o.Logger)

@@ -1,0 +1,37 @@
+package app
+
+import (
+	"github.com/rowgate/rowgate/internal/httpapi"
+)
+
+// samples is what /metrics reports about the service's dependencies.
+func (a *App) samples() []httpapi.Sample {
+	st := a.db.Stat()
+	f := a.db.FaultStats()
+	g := func(name, help string, v float64) httpapi.Sample {
+		return httpapi.Sample{Name: name, Help: help, Value: v}
+	}
+	c := func(name, help string, v float64, labels ...string) httpapi.Sample {
+		return httpapi.Sample{Name: name, Help: help, Counter: true, Value: v, Labels: labels}
+	}
+	const retries = "Batches sent again on a fresh connection, by why it was safe."
+	const unavailable = "Requests answered 503 because of the database, by kind."
+	return []httpapi.Sample{
+		g("rowgate_db_pool_acquired_conns", "Connections in use.", float64(st.AcquiredConns())),
+		g("rowgate_db_pool_idle_conns", "Idle connections.", float64(st.IdleConns())),
+		g("rowgate_db_pool_total_conns", "Open connections.", float64(st.TotalConns())),
+		g("rowgate_db_pool_max_conns", "Maximum connections.", float64(st.MaxConns())),
+		c("rowgate_db_pool_acquires_total", "Successful acquires.", float64(st.AcquireCount())),
+		c("rowgate_db_pool_empty_acquires_total", "Acquires that had to wait for a connection.", float64(st.EmptyAcquireCount())),
+		c("rowgate_db_pool_canceled_acquires_total", "Acquires cancelled while waiting.", float64(st.CanceledAcquireCount())),
+		c("rowgate_db_pool_acquire_duration_seconds_total", "Time spent acquiring connections.", st.AcquireDuration().Seconds()),
+		c("rowgate_db_retries_total", retries, float64(f.RetriesNotSent), "reason", "not_sent"),
+		c("rowgate_db_retries_total", retries, float64(f.RetriesAborted), "reason", "aborted"),
+		c("rowgate_db_retries_total", retries, float64(f.Replays), "reason", "replay_safe"),
+		c("rowgate_db_unavailable_total", unavailable, float64(f.Unavailable), "kind", "unavailable"),
+		c("rowgate_db_unavailable_total", unavailable, float64(f.Overloaded), "kind", "overloaded"),
+		c("rowgate_db_unavailable_total", unavailable, float64(f.OutcomeUnknown), "kind", "outcome_unknown"),
+		c("rowgate_db_dead_conns_discarded_total", "Pooled connections found dead before anything was sent on them.", float64(f.DeadConnsDiscarded)),
+		c("rowgate_db_pooler_switches_total", "Switches to unnamed statements after a transaction pooler's errors.", float64(f.PoolerSwitches)),
+	}
+}
