@@ -89,11 +89,11 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, onListen func
 	handler := httpapi.New(httpapi.Options{
 		Todos: db.Todos(), Users: db.Users(), Auth: auth.Middleware(verifier),
 		Ready: func(ctx context.Context) error {
-			switch {
-			case stopping.Load():
+			if stopping.Load() {
 				return errors.New("shutting down")
-			case !verifier.Ready():
-				return errors.New("signing keys not loaded")
+			}
+			if err := verifier.Ready(); err != nil {
+				return err
 			}
 			return db.Ready(ctx)
 		},
