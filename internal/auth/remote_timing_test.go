@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -433,6 +434,28 @@ func TestRemoteFetchPanicIsAFailedAttempt(t *testing.T) {
 		time.Sleep(startRetryMax)
 		if err := v.Ready(); err != nil {
 			t.Fatalf("Ready() = %v, want the retry after the panic to have loaded the set", err)
+		}
+	})
+}
+
+// TestRemoteWaitersSeeTheFetchedSet rotates to a new key 100 times; each
+// time a token of the new key must verify through the fetch it triggers,
+// so a fetch must install its set before it releases its waiters.
+func TestRemoteWaitersSeeTheFetchedSet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		keys := []testKey{newTestKey(t, "EdDSA", "k0")}
+		p := newIdP(t, jwksJSON(t, keys...))
+		v := bubbleVerifier(t, p, nil)
+		for i := 1; i <= 100; i++ {
+			k := newTestKey(t, "EdDSA", "k"+strconv.Itoa(i))
+			p.serve(http.StatusOK, jwksJSON(t, keys[len(keys)-1], k))
+			keys = append(keys, k)
+			time.Sleep(DefaultMinRefreshInterval)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() { mustVerify(t, v, k.mint(t, claims(time.Now())), "token of "+k.kid) })
+			}
+			wg.Wait()
 		}
 	})
 }
