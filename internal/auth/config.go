@@ -17,10 +17,11 @@ const (
 	// MaxSkew is the largest Config.Skew NewVerifier accepts; more would make
 	// exp meaningless.
 	MaxSkew = 5 * time.Minute
-	// DefaultMinRefreshInterval is the least time between two JWKS fetches
-	// when Config.MinRefreshInterval is zero. It bounds what a flood of
-	// tokens with unknown kids can cost the auth server (one fetch per
-	// interval) and how long a freshly rotated key can go unseen.
+	// DefaultMinRefreshInterval is the least time between the starts of two
+	// JWKS fetches, once a key set has loaded, when Config.MinRefreshInterval
+	// is zero. It bounds what a flood of tokens with unknown kids can cost
+	// the auth server (one fetch per interval) and how long a freshly
+	// rotated key can go unseen.
 	DefaultMinRefreshInterval = 10 * time.Second
 	// DefaultRefreshInterval is how often the remote JWKS is re-read in the
 	// background when Config.RefreshInterval is zero, so keys removed from
