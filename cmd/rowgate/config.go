@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rowgate/rowgate/internal/app"
+	"github.com/rowgate/rowgate/internal/auth"
 	"github.com/rowgate/rowgate/internal/postgres"
 )
 
@@ -27,6 +28,9 @@ type serveConfig struct {
 	AllowAnyAudience bool
 	ClockSkew        time.Duration
 	JWKSMinRefresh   time.Duration
+	JWKSFetchTimeout time.Duration
+	JWKSRefreshWait  time.Duration
+	JWKSMaxRetry     time.Duration
 	LogFormat        string
 	LogLevel         string
 	RequestTimeout   time.Duration
@@ -112,6 +116,9 @@ func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
 	e.boolean(&c.AllowAnyAudience, "allow-any-audience", "AUTH_ALLOW_ANY_AUDIENCE", "development only: accept tokens for any audience")
 	e.duration(&c.ClockSkew, "clock-skew", "AUTH_CLOCK_SKEW", 30*time.Second, "tolerance for exp, nbf and iat")
 	e.duration(&c.JWKSMinRefresh, "jwks-min-refresh", "AUTH_JWKS_MIN_REFRESH", 10*time.Second, "least time between two JWKS fetches triggered by unknown key ids")
+	e.duration(&c.JWKSFetchTimeout, "jwks-fetch-timeout", "AUTH_JWKS_FETCH_TIMEOUT", auth.DefaultFetchTimeout, "bound on one JWKS fetch")
+	e.duration(&c.JWKSRefreshWait, "jwks-refresh-wait", "AUTH_JWKS_REFRESH_WAIT", auth.DefaultRefreshWait, "longest a request with an unknown key id waits for a JWKS fetch before it is refused (401)")
+	e.duration(&c.JWKSMaxRetry, "jwks-max-retry", "AUTH_JWKS_MAX_RETRY", auth.DefaultMaxRetryInterval, "longest pause between JWKS retries while the endpoint fails, once keys have loaded")
 	e.str(&c.LogFormat, "log-format", "LOG_FORMAT", "json", "json or text")
 	e.str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "debug, info, warn or error")
 	e.duration(&c.RequestTimeout, "request-timeout", "REQUEST_TIMEOUT", 10*time.Second, "deadline of each API request")
@@ -162,6 +169,7 @@ func (c *serveConfig) app() app.Config {
 		JWKSURL:     c.JWKSURL, JWKSFile: c.JWKSFile, Issuer: c.Issuer, Audience: c.Audience,
 		AllowAnyIssuer: c.AllowAnyIssuer, AllowAnyAudience: c.AllowAnyAudience,
 		ClockSkew: c.ClockSkew, JWKSMinRefresh: c.JWKSMinRefresh,
+		JWKSFetchTimeout: c.JWKSFetchTimeout, JWKSRefreshWait: c.JWKSRefreshWait, JWKSMaxRetry: c.JWKSMaxRetry,
 		RequestTimeout: c.RequestTimeout, StatementTimeout: c.StatementTimeout,
 		DBMaxConns: c.DBMaxConns, DBAcquireTimeout: c.DBAcquireTimeout,
 		ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay, CORSOrigins: c.corsOrigins(),

@@ -13,6 +13,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -28,10 +29,12 @@ import (
 type Config struct {
 	DatabaseURL string
 
-	JWKSURL, JWKSFile                string
-	Issuer, Audience                 string
-	AllowAnyIssuer, AllowAnyAudience bool
-	ClockSkew, JWKSMinRefresh        time.Duration
+	JWKSURL, JWKSFile                 string
+	Issuer, Audience                  string
+	AllowAnyIssuer, AllowAnyAudience  bool
+	ClockSkew, JWKSMinRefresh         time.Duration
+	JWKSFetchTimeout, JWKSRefreshWait time.Duration
+	JWKSMaxRetry                      time.Duration
 
 	RequestTimeout   time.Duration
 	StatementTimeout time.Duration
@@ -81,6 +84,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Issuer: cfg.Issuer, Audience: cfg.Audience,
 		AllowAnyIssuer: cfg.AllowAnyIssuer, AllowAnyAudience: cfg.AllowAnyAudience,
 		Skew: cfg.ClockSkew, MinRefreshInterval: cfg.JWKSMinRefresh, Logger: log,
+		FetchTimeout: cfg.JWKSFetchTimeout, RefreshWait: cfg.JWKSRefreshWait, MaxRetryInterval: cfg.JWKSMaxRetry,
 	})
 	if err != nil {
 		return nil, err
@@ -113,6 +117,22 @@ func (a *App) Close() {
 	a.verifier.Close()
 }
 
+// keysReason says why no key set is loaded, from counters only: the
+// verifier's own error names the JWKS address and the network cause,
+// which belong in the log, not on a public endpoint.
+func keysReason(st auth.KeyStats) string {
+	f := st.Failures
+	switch {
+	case st.ConsecutiveFailures == 0:
+		return "first fetch of the JWKS not finished"
+	case f.Timeout > 0 && f.Timeout >= f.Network+f.Status+f.Parse:
+		return fmt.Sprintf("the JWKS does not answer in time (%d failed fetches)", st.ConsecutiveFailures)
+	case f.Status > 0 || f.Parse > 0:
+		return fmt.Sprintf("the JWKS answers without a usable key set (%d failed fetches)", st.ConsecutiveFailures)
+	}
+	return fmt.Sprintf("the JWKS cannot be reached (%d failed fetches)", st.ConsecutiveFailures)
+}
+
 var errShuttingDown = &httpapi.Waiting{Component: "shutdown", Reason: "shutting down"}
 
 // ready is /readyz: not shutting down, signing keys loaded, the database
@@ -123,8 +143,9 @@ func (a *App) ready(ctx context.Context) error {
 		return errShuttingDown
 	}
 	var waits []error
-	if !a.verifier.Ready() {
-		waits = append(waits, &httpapi.Waiting{Component: "signing_keys", Reason: "no key set loaded yet"})
+	if err := a.verifier.Ready(); err != nil {
+		a.log.DebugContext(ctx, "not ready: signing keys", "err", err) // the URL and cause stay in the log
+		waits = append(waits, &httpapi.Waiting{Component: "signing_keys", Reason: keysReason(a.verifier.KeyStats())})
 	}
 	if err := a.db.Ready(ctx); err != nil {
 		waits = append(waits, &httpapi.Waiting{Component: "database", Reason: err.Error()})

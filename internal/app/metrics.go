@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"github.com/rowgate/rowgate/internal/httpapi"
 )
 
@@ -16,7 +18,18 @@ func (a *App) samples() []httpapi.Sample {
 	}
 	const retries = "Batches sent again on a fresh connection, by why it was safe."
 	const unavailable = "Requests answered 503 because of the database, by kind."
+	k := a.verifier.KeyStats()
+	const fetchFailures = "Failed JWKS fetches, by cause."
 	return []httpapi.Sample{
+		g("rowgate_jwks_loaded", "1 once a signing key set has loaded (it stays loaded through outages).", boolValue(k.Loaded)),
+		g("rowgate_jwks_keys", "Usable keys in the current set.", float64(k.Keys)),
+		c("rowgate_jwks_fetches_total", "JWKS fetch attempts.", float64(k.Fetches)),
+		c("rowgate_jwks_fetch_failures_total", fetchFailures, float64(k.Failures.Network), "reason", "network"),
+		c("rowgate_jwks_fetch_failures_total", fetchFailures, float64(k.Failures.Timeout), "reason", "timeout"),
+		c("rowgate_jwks_fetch_failures_total", fetchFailures, float64(k.Failures.Status), "reason", "status"),
+		c("rowgate_jwks_fetch_failures_total", fetchFailures, float64(k.Failures.Parse), "reason", "parse"),
+		g("rowgate_jwks_consecutive_failures", "Failed JWKS fetches since the last success.", float64(k.ConsecutiveFailures)),
+		g("rowgate_jwks_last_success_timestamp_seconds", "When the last JWKS fetch succeeded (0: never).", unixSeconds(k.LastSuccess)),
 		g("rowgate_db_pool_acquired_conns", "Connections in use.", float64(st.AcquiredConns())),
 		g("rowgate_db_pool_idle_conns", "Idle connections.", float64(st.IdleConns())),
 		g("rowgate_db_pool_total_conns", "Open connections.", float64(st.TotalConns())),
@@ -34,4 +47,18 @@ func (a *App) samples() []httpapi.Sample {
 		c("rowgate_db_dead_conns_discarded_total", "Pooled connections found dead before anything was sent on them.", float64(f.DeadConnsDiscarded)),
 		c("rowgate_db_pooler_switches_total", "Switches to unnamed statements after a transaction pooler's errors.", float64(f.PoolerSwitches)),
 	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
 }

@@ -66,13 +66,6 @@ func TestTokenCache(t *testing.T) {
 	})
 }
 
-// swappableKeys lets a test remove every key from under a Verifier.
-type swappableKeys struct{ set *keySet }
-
-func (s *swappableKeys) current() *keySet             { return s.set }
-func (s *swappableKeys) refresh(context.Context) bool { return false }
-func (s *swappableKeys) close()                       {}
-
 // TestVerifyCache removes the verifying key after the first Verify (unless
 // keepKey), so only a cache hit can accept the token again.
 func TestVerifyCache(t *testing.T) {
@@ -100,7 +93,7 @@ func TestVerifyCache(t *testing.T) {
 				t.Fatalf("first Verify: %v", err)
 			}
 			if !tt.keepKey {
-				v.keys = &swappableKeys{set: &keySet{byKID: map[string][]verifyKey{}}}
+				v.keys = staticKeys{set: &keySet{byKID: map[string][]verifyKey{}}} // every key gone
 			}
 			clock.Advance(tt.later)
 			_, err := v.Verify(context.Background(), token)

@@ -33,6 +33,9 @@ func TestNewVerifierRejectsConfig(t *testing.T) {
 		{"ErrNegativeSkew", func(c *Config) { c.Skew = -time.Second }, "Skew"},
 		{"ErrHugeSkew", func(c *Config) { c.Skew = time.Hour }, "Skew"},
 		{"ErrNegativeRefresh", func(c *Config) { c.MinRefreshInterval = -1 }, "negative"},
+		{"ErrNegativeFetchTimeout", func(c *Config) { c.FetchTimeout = -1 }, "negative"},
+		{"ErrNegativeRefreshWait", func(c *Config) { c.RefreshWait = -1 }, "negative"},
+		{"ErrNegativeMaxRetry", func(c *Config) { c.MaxRetryInterval = -1 }, "negative"},
 		{"ErrRelativeURL", func(c *Config) { c.JWKSFile, c.JWKSURL = "", "/api/auth/jwks" }, "absolute"},
 		{"ErrFileURLScheme", func(c *Config) { c.JWKSFile, c.JWKSURL = "", "file:///etc/jwks" }, "absolute"},
 		{"ErrMissingFile", func(c *Config) { c.JWKSFile = filepath.Join(dir, "nope.json") }, "open JWKS file"},
@@ -62,11 +65,18 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c.Skew != DefaultSkew || c.MinRefreshInterval != DefaultMinRefreshInterval ||
 		c.RefreshInterval != DefaultRefreshInterval || c.CacheSize != DefaultCacheSize ||
-		c.HTTPClient == nil || c.HTTPClient.Timeout == 0 || c.Logger == nil {
+		c.FetchTimeout != DefaultFetchTimeout || c.RefreshWait != DefaultRefreshWait ||
+		c.MaxRetryInterval != DefaultMaxRetryInterval ||
+		c.HTTPClient == nil || c.HTTPClient.Timeout != DefaultFetchTimeout || c.Logger == nil {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 	c, err = Config{JWKSFile: "x", Issuer: "i", Audience: "a", MinRefreshInterval: time.Hour}.withDefaults()
-	if err != nil || c.RefreshInterval != time.Hour {
-		t.Fatalf("RefreshInterval = %v (err %v), want raised to MinRefreshInterval", c.RefreshInterval, err)
+	if err != nil || c.RefreshInterval != time.Hour || c.MaxRetryInterval != time.Hour {
+		t.Fatalf("RefreshInterval = %v, MaxRetryInterval = %v (err %v), want both raised to MinRefreshInterval",
+			c.RefreshInterval, c.MaxRetryInterval, err)
+	}
+	c, err = Config{JWKSFile: "x", Issuer: "i", Audience: "a", FetchTimeout: time.Second, RefreshWait: time.Minute}.withDefaults()
+	if err != nil || c.RefreshWait != time.Second {
+		t.Fatalf("RefreshWait = %v (err %v), want lowered to FetchTimeout", c.RefreshWait, err)
 	}
 }

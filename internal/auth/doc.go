@@ -15,6 +15,18 @@
 //   - "sub" is non-empty, valid UTF-8, at most todo.MaxUserIDLen characters
 //     and free of control characters.
 //
+// Keys from a JWKS URL outlive the auth server's outages. Once a set has
+// loaded, an endpoint that refuses, hangs, answers 5xx or garbage changes
+// nothing for tokens whose kid is known: the last good set stays until a
+// fetch brings a usable one. A token with an unknown kid asks for a fetch,
+// rate limited to one per Config.MinRefreshInterval, and waits for it at
+// most Config.RefreshWait before it is rejected; each fetch is bounded by
+// Config.FetchTimeout. Failed fetches are retried in the background with
+// capped, jittered backoff (Config.MaxRetryInterval), and before the first
+// set loads with a backoff from 100 ms to 1 s, so rowgate can start before
+// the auth server. Verifier.Ready says what loading waits for and
+// Verifier.KeyStats counts fetches and failures for metrics.
+//
 // The HTTP side is one Echo middleware that puts the Caller in the request
 // context and returns an *Error the application's error handler maps to
 // 401 with the header Challenge builds. DevKey mints tokens for development.

@@ -73,19 +73,22 @@ func (s *keySet) kids() string {
 	return strings.Join(ids, ",")
 }
 
-// parseKeySet parses a JWKS document and keeps the keys usableKey accepts,
-// logging the others. A set with no usable key is an error.
+// parseKeySet parses a JWKS document and keeps the keys usableKey accepts.
+// A set with no usable key is an error that says why the keys were refused
+// (and nothing is logged, so a retry loop logs only its own state changes);
+// otherwise each refused key is logged.
 func parseKeySet(data []byte, log *slog.Logger) (*keySet, error) {
 	set, err := jwk.Parse(data, jwk.WithIgnoreParseError(true))
 	if err != nil {
 		return nil, fmt.Errorf("auth: parse JWKS: %w", err)
 	}
 	s := &keySet{byKID: make(map[string][]verifyKey)}
+	var skipped []string
 	for i := range set.Len() {
 		k, _ := set.Key(i)
 		vk, err := usableKey(k)
 		if err != nil {
-			log.Warn("auth: skipping JWKS key", slog.String("kid", k.KeyID()), slog.String("reason", err.Error()))
+			skipped = append(skipped, fmt.Sprintf("kid %q: %v", k.KeyID(), err))
 			continue
 		}
 		s.all = append(s.all, vk)
@@ -94,9 +97,25 @@ func parseKeySet(data []byte, log *slog.Logger) (*keySet, error) {
 		}
 	}
 	if len(s.all) == 0 {
-		return nil, errors.New("auth: JWKS holds no usable signature verification key")
+		return nil, noUsableKey(skipped)
+	}
+	for _, reason := range skipped {
+		log.Warn("auth: skipping JWKS key", slog.String("reason", reason))
 	}
 	return s, nil
+}
+
+// noUsableKey is the error for a set without a usable key, naming the
+// reasons of at most three refused keys.
+func noUsableKey(skipped []string) error {
+	msg := "auth: JWKS holds no usable signature verification key"
+	if len(skipped) > 3 {
+		skipped = append(skipped[:3], fmt.Sprintf("%d more", len(skipped)-3))
+	}
+	if len(skipped) > 0 {
+		msg += " (" + strings.Join(skipped, "; ") + ")"
+	}
+	return errors.New(msg)
 }
 
 // usableKey turns a JWK into a verifyKey, or says why it cannot be used.

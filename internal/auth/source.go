@@ -15,6 +15,11 @@ type keySource interface {
 	// allows; afterwards current may return a newer set. It reports
 	// whether looking again is worthwhile.
 	refresh(ctx context.Context) bool
+	// ready is nil once a key set has loaded, otherwise an error matching
+	// ErrKeysUnavailable that says what loading waits for.
+	ready() error
+	// keyStats reports the source's state and counters.
+	keyStats() KeyStats
 	// close stops any background work.
 	close()
 }
@@ -24,6 +29,8 @@ type staticKeys struct{ set *keySet }
 
 func (s staticKeys) current() *keySet             { return s.set }
 func (s staticKeys) refresh(context.Context) bool { return false }
+func (s staticKeys) ready() error                 { return nil }
+func (s staticKeys) keyStats() KeyStats           { return KeyStats{Loaded: true, Keys: len(s.set.all)} }
 func (s staticKeys) close()                       {}
 
 // loadKeyFile reads a JWKS file; any problem, including a set with no usable
@@ -46,14 +53,18 @@ func loadKeyFile(cfg Config) (staticKeys, error) {
 	return staticKeys{set: set}, nil
 }
 
-// readBounded reads at most maxJWKSBytes; a longer document is an error.
+// errJWKSTooLarge is readBounded's error for a document over maxJWKSBytes.
+var errJWKSTooLarge = fmt.Errorf("JWKS larger than %d bytes", maxJWKSBytes)
+
+// readBounded reads at most maxJWKSBytes; a longer document is
+// errJWKSTooLarge.
 func readBounded(r io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxJWKSBytes+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > maxJWKSBytes {
-		return nil, fmt.Errorf("JWKS larger than %d bytes", maxJWKSBytes)
+		return nil, errJWKSTooLarge
 	}
 	return data, nil
 }

@@ -34,13 +34,14 @@ type Verifier struct {
 // exactly one key source, a bad interval) or when JWKSFile cannot be read or
 // holds no usable key.
 //
-// A JWKSURL that cannot be fetched at start is not an error: the failure is
-// logged, the fetch is retried in the background every MinRefreshInterval
-// and on demand, and until one succeeds every Verify fails with
-// ErrKeysUnavailable (see Ready). rowgate can thus start before the auth
-// server without accepting anything it cannot check.
+// A JWKSURL that cannot be fetched at start is not an error: NewVerifier
+// waits for the first fetch at most Config.RefreshWait, then returns while
+// the fetch retries in the background (100 ms growing to 1 s between tries);
+// until one succeeds every Verify fails with ErrKeysUnavailable and Ready
+// says why. rowgate can thus start before the auth server without
+// accepting anything it cannot check.
 //
-// ctx bounds only the initial fetch; background refresh runs until Close.
+// ctx bounds only the wait for the first fetch; fetching runs until Close.
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	return newVerifier(ctx, cfg, time.Now)
 }
@@ -69,9 +70,18 @@ func newVerifier(ctx context.Context, cfg Config, now func() time.Time) (*Verifi
 	return v, nil
 }
 
-// Ready reports whether a key set has been loaded, so tokens can verify at
-// all. It suits a readiness probe.
-func (v *Verifier) Ready() bool { return v.keys.current() != nil }
+// Ready returns nil once a key set has loaded, so tokens can verify at all;
+// it stays nil afterwards, whatever the JWKS endpoint does, because the last
+// good set is kept. Before, it returns an error that matches
+// ErrKeysUnavailable and names what loading waits for, as "signing keys
+// (JWKS <URL without password>): <cause> (<n> failed attempts)". It suits a
+// readiness probe.
+func (v *Verifier) Ready() error { return v.keys.ready() }
+
+// KeyStats reports the state of the verifier's keys and counts JWKS fetches
+// and their failures, for metrics. It is cheap and safe to call at any
+// time, also after Close.
+func (v *Verifier) KeyStats() KeyStats { return v.keys.keyStats() }
 
 // Close stops background JWKS refresh and waits for it to end. It is safe
 // to call more than once; Verify keeps working with the last keys loaded.
@@ -166,7 +176,8 @@ func classify(err error) error {
 
 // fetchKeys is the jws.KeyProvider: it checks the protected header and hands
 // jws.Verify exactly one key and the key's own algorithm. An unknown kid
-// triggers one rate-limited JWKS refresh.
+// triggers one rate-limited JWKS refresh, waited for at most
+// Config.RefreshWait; a kid still unknown after it is rejected.
 func (v *Verifier) fetchKeys(ctx context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
 	h := sig.ProtectedHeaders()
 	alg := h.Algorithm()
