@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -41,6 +42,8 @@ type stack struct {
 	tmp     string
 	bin     string
 	server  *exec.Cmd
+	exited  chan struct{} // closed when server has exited
+	exitErr error         // server's exit status, once exited is closed
 }
 
 // openStack boots the own stack, or checks -target is on loopback.
@@ -82,7 +85,7 @@ func openStack(ctx context.Context, o options) (*stack, error) {
 		st.close()
 		return nil, fmt.Errorf("build rowgate: %w", err)
 	}
-	if err := st.startServer(ctx, o.dbMaxConns); err != nil {
+	if err := st.startServer(ctx, st.bin, o.dbMaxConns); err != nil {
 		st.close()
 		return nil, err
 	}
@@ -127,9 +130,14 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// startServer runs `rowgate serve` as a child process and waits for /readyz.
-// It listens on 127.0.0.1, or on a unix socket with -unix.
-func (st *stack) startServer(ctx context.Context, maxConns int) error {
+// startServer runs bin (`rowgate serve`) as a child process and waits for
+// /readyz. It listens on 127.0.0.1, or on a unix socket with -unix. Every
+// binary gets the same environment (serverEnv), so two revisions compared
+// in one run differ only in their code. A binary that exits before it is
+// ready (a newer revision missing a setting, say) is reported at once. A
+// server still running is stopped first.
+func (st *stack) startServer(ctx context.Context, bin string, maxConns int) error {
+	st.stopServer() // one server at a time
 	port, err := devdb.FreePort()
 	if err != nil {
 		return err
@@ -140,33 +148,64 @@ func (st *stack) startServer(ctx context.Context, maxConns int) error {
 		addr = "unix:" + filepath.Join(st.tmp, "rowgate.sock")
 		base = addr
 	}
-	cmd := exec.Command(st.bin, "serve")
-	cmd.Env = append(os.Environ(),
-		"DATABASE_URL="+st.appURL, "LISTEN_ADDR="+addr,
-		"AUTH_JWKS_FILE="+st.key.JWKSPath(), "AUTH_ISSUER="+issuer, "AUTH_AUDIENCE="+audience,
-		"LOG_LEVEL=warn", "DB_MAX_CONNS="+strconv.Itoa(maxConns), "PPROF_ADDR="+st.o.pprof)
-	cmd.Env = append(cmd.Env, st.o.serverEnv...)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = st.serverEnv(addr, maxConns)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	st.server, st.base = cmd, base
-	deadline := time.Now().Add(30 * time.Second)
+	exited := make(chan struct{})
+	st.server, st.exited, st.base = cmd, exited, base
+	go func() { st.exitErr = cmd.Wait(); close(exited) }()
+	if err := waitReady(ctx, base, exited, 60*time.Second); err != nil {
+		if errors.Is(err, errExited) {
+			err = fmt.Errorf("%s serve exited before it was ready (%v); a newer revision may need a setting: pass it with -server-env", bin, st.exitErr)
+		}
+		st.stopServer()
+		return err
+	}
+	return nil
+}
+
+// serverEnv is the environment of every server the tool starts: the
+// tool's own, the stack's settings, then -server-env, which wins because
+// the last of duplicate names is the one a process sees.
+func (st *stack) serverEnv(addr string, maxConns int) []string {
+	env := append(os.Environ(),
+		"DATABASE_URL="+st.appURL, "LISTEN_ADDR="+addr,
+		"AUTH_JWKS_FILE="+st.key.JWKSPath(), "AUTH_ISSUER="+issuer, "AUTH_AUDIENCE="+audience,
+		"LOG_LEVEL=warn", "DB_MAX_CONNS="+strconv.Itoa(maxConns), "PPROF_ADDR="+st.o.pprof)
+	return append(env, st.o.serverEnv...)
+}
+
+var errExited = errors.New("server exited")
+
+// waitReady polls base/readyz until it answers 200: every 50 ms for the
+// first second, then backing off to 1 s (a server that waits for its
+// dependencies, or limits unauthenticated requests per address, must not
+// be kept busy by the probe itself).
+func waitReady(ctx context.Context, base string, exited <-chan struct{}, timeout time.Duration) error {
 	probe := newConn(base)
 	defer probe.close()
 	var body bytes.Buffer
-	for time.Now().Before(deadline) {
+	start := time.Now()
+	for wait := 50 * time.Millisecond; time.Since(start) < timeout; {
+		if time.Since(start) > time.Second {
+			wait = min(2*wait, time.Second)
+		}
 		if status, err := probe.do(ctx, "GET", "/readyz", "none", "", &body); err == nil && status == http.StatusOK {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-exited:
+			return errExited
+		case <-time.After(wait):
 		}
 	}
-	return fmt.Errorf("rowgate serve did not become ready")
+	return fmt.Errorf("rowgate serve did not become ready within %s", timeout)
 }
 
 // restartServer replaces the server process, e.g. with another pool size.
@@ -175,15 +214,23 @@ func (st *stack) restartServer(ctx context.Context, maxConns int) error {
 		return fmt.Errorf("cannot restart a -target server")
 	}
 	st.stopServer()
-	return st.startServer(ctx, maxConns)
+	return st.startServer(ctx, st.bin, maxConns)
 }
 
+// stopServer sends SIGTERM and waits for the process to exit; after 40 s
+// (longer than serve's default shutdown timeout) it kills it.
 func (st *stack) stopServer() {
-	if st.server != nil && st.server.Process != nil {
-		st.server.Process.Signal(syscall.SIGTERM)
-		st.server.Wait()
-		st.server = nil
+	if st.server == nil {
+		return
 	}
+	st.server.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-st.exited:
+	case <-time.After(40 * time.Second):
+		st.server.Process.Kill()
+		<-st.exited
+	}
+	st.server, st.exited = nil, nil
 }
 
 // rss returns the server's resident memory now and at its peak, in bytes
