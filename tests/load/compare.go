@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// compareConfig is how -compare alternates the two binaries.
+type compareConfig struct {
+	rounds   int
+	round    time.Duration // measured per side per round
+	warmup   time.Duration // driven but not measured, after each start
+	minRatio float64       // the verdict fails below this median new/old
+}
+
+// side is one of the two binaries under comparison.
+type side struct {
+	name string // "old" or "new"
+	bin  string
+}
+
+// oldFirst gives the ABBA order of round i: old new, new old, new old,
+// old new, then again. A machine whose speed drifts during the run slows
+// or speeds both sides alike.
+func oldFirst(i int) bool { r := i % 4; return r == 0 || r == 3 }
+
+// compareRound is one round: a fresh start, warm-up and measurement of each
+// side, seconds apart.
+type compareRound struct {
+	oldFirst bool
+	old, new *result
+}
+
+// throughput is the requests per second a span measured, all operations
+// together (with -mix list=100, the list endpoint's).
+func throughput(r *result) float64 { return float64(r.total()) / r.elapsed.Seconds() }
+
+// p99 of a span, all operations together.
+func (r *result) p99() time.Duration {
+	var all []time.Duration
+	for o := range r.lat {
+		all = append(all, r.lat[o]...)
+	}
+	slices.Sort(all)
+	return percentile(all, 99)
+}
+
+// ratio is the round's new/old throughput.
+func (cr compareRound) ratio() float64 { return throughput(cr.new) / throughput(cr.old) }
+
+// compareVerdict is the verdict line over the rounds' new/old ratios and
+// whether it passes: the median ratio must be at least limit. The median
+// of paired rounds ignores the rounds a neighbour's burst spoiled.
+func compareVerdict(what string, ratios []float64, limit float64) (string, bool) {
+	if len(ratios) == 0 {
+		return what + " throughput new/old: no rounds", false
+	}
+	r := median(ratios)
+	return fmt.Sprintf("%s throughput new/old = %.3f (limit %.2f)", what, r, limit), r >= limit
+}
+
+// mixName names what a comparison measures: the operation of a one-operation
+// mix ("list"), else "mix".
+func mixName(m mix) string {
+	for o, pct := range m {
+		if pct == 100 {
+			return opNames[o]
+		}
+	}
+	return "mix"
+}
+
+// runCompare builds rowgate at -compare REV and from this checkout and
+// drives both against the same seeded database in alternating rounds.
+func runCompare(ctx context.Context, o options) error {
+	if o.target != "" {
+		return fmt.Errorf("-compare boots its own stack and both servers; drop -target")
+	}
+	m, err := parseMix(o.mix)
+	if err != nil {
+		return err
+	}
+	if o.rounds < 2 {
+		return fmt.Errorf("-rounds must be at least 2")
+	}
+	root := moduleRoot()
+	oldBin, oldLabel, cleanup, err := buildRevision(ctx, root, o.compare)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	st, pop, err := openSeeded(ctx, o, o.todos)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	st.stopServer() // openStack started the new one; every round starts its own
+	cfg := compareConfig{rounds: o.rounds, round: o.duration / time.Duration(o.rounds), warmup: o.warmup, minRatio: o.minRatio}
+	w := os.Stdout
+	fmt.Fprintf(w, "# rowgate compare\n\n%s; %d CPUs; %d users × %d todos; mix %s; %d connections\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), o.users, o.todos, o.mix, o.conns)
+	fmt.Fprintf(w, "old: %s (git archive of %q); new: this checkout, %s\n", oldLabel, o.compare, describeCheckout(root))
+	fmt.Fprintf(w, "%d rounds of %s per side, each side freshly started and warmed up for %s; -server-env for both: %s\n\n",
+		cfg.rounds, cfg.round, cfg.warmup, orNone(o.serverEnv.String()))
+	rounds, err := compareRounds(ctx, w, st, pop, m, o, cfg, [2]side{{"old", oldBin}, {"new", st.bin}})
+	if err != nil {
+		return err
+	}
+	return printCompare(w, mixName(m), rounds, cfg.minRatio)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// compareRounds runs the rounds, printing each as it ends. Both sides of a
+// round replay the same request sequence (same seed).
+func compareRounds(ctx context.Context, w io.Writer, st *stack, pop *population, m mix, o options, cfg compareConfig, sides [2]side) ([]compareRound, error) {
+	fmt.Fprintln(w, "| round | order | old req/s | old p99 ms | new req/s | new p99 ms | new/old |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|")
+	var rounds []compareRound
+	for i := 0; i < cfg.rounds; i++ {
+		cr := compareRound{oldFirst: oldFirst(i)}
+		order := sides
+		if !cr.oldFirst {
+			order = [2]side{sides[1], sides[0]}
+		}
+		for _, s := range order {
+			r, err := measureSide(ctx, st, pop, m, o, cfg, s.bin, o.seed+int64(i))
+			if err != nil {
+				return nil, fmt.Errorf("round %d, %s: %w", i+1, s.name, err)
+			}
+			if s.name == "old" {
+				cr.old = r
+			} else {
+				cr.new = r
+			}
+		}
+		rounds = append(rounds, cr)
+		fmt.Fprintf(w, "| %d | %s, %s | %.0f | %s | %.0f | %s | %.3f |\n", i+1, order[0].name, order[1].name,
+			throughput(cr.old), ms(cr.old.p99()), throughput(cr.new), ms(cr.new.p99()), cr.ratio())
+	}
+	return rounds, nil
+}
+
+// measureSide starts bin, drives it for the warm-up and then for one
+// round, and stops it. The warm-up's errors and violations count too.
+func measureSide(ctx context.Context, st *stack, pop *population, m mix, o options, cfg compareConfig, bin string, seed int64) (*result, error) {
+	if err := st.startServer(ctx, bin, o.dbMaxConns); err != nil {
+		return nil, err
+	}
+	defer st.stopServer()
+	dr, err := newDriver(st, pop, m, o.conns, seed)
+	if err != nil {
+		return nil, err
+	}
+	defer dr.close()
+	warm := dr.run(ctx, cfg.warmup)
+	r := dr.run(ctx, cfg.round)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.errors += warm.errors
+	r.violations += warm.violations
+	r.errorSamples = append(warm.errorSamples, r.errorSamples...)
+	r.violationSamples = append(warm.violationSamples, r.violationSamples...)
+	return r, nil
+}
+
+// printCompare writes both sides' totals and the verdict, and fails when
+// the median ratio is under minRatio or any response was wrong.
+func printCompare(w io.Writer, what string, rounds []compareRound, minRatio float64) error {
+	var olds, news []*result
+	var ratios []float64
+	for _, cr := range rounds {
+		olds, news, ratios = append(olds, cr.old), append(news, cr.new), append(ratios, cr.ratio())
+	}
+	oldAll, newAll := merge(olds), merge(news)
+	fmt.Fprintln(w)
+	for _, s := range []struct {
+		name string
+		r    *result
+	}{{"old", oldAll}, {"new", newAll}} {
+		all := s.r.p99()
+		fmt.Fprintf(w, "%s, all rounds: %d requests, %.0f req/s, p99 %s ms; errors %d; isolation violations %d\n",
+			s.name, s.r.total(), throughput(s.r), ms(all), s.r.errors, s.r.violations)
+		for _, e := range s.r.errorSamples {
+			fmt.Fprintln(w, "  error:", e)
+		}
+		for _, v := range s.r.violationSamples {
+			fmt.Fprintln(w, "  VIOLATION:", v)
+		}
+	}
+	fmt.Fprintf(w, "round ratios from %.3f to %.3f (their spread is this machine's noise); all rounds' totals %.3f\n\n",
+		slices.Min(ratios), slices.Max(ratios), throughput(newAll)/throughput(oldAll))
+	line, ok := compareVerdict(what, ratios, minRatio)
+	fmt.Fprintln(w, line)
+	if errs, vs := oldAll.errors+newAll.errors, oldAll.violations+newAll.violations; errs+vs > 0 {
+		return fmt.Errorf("compare: %d errors and %d isolation violations", errs, vs)
+	}
+	if !ok {
+		return fmt.Errorf("compare: %s", line)
+	}
+	return nil
+}
+
+// buildRevision builds rowgate at git revision rev: the tree of rev is
+// extracted with git archive into a temporary folder (no worktree, nothing
+// in the checkout changes) and built the way openStack builds the checkout.
+// cleanup removes the binary and its folder.
+func buildRevision(ctx context.Context, root, rev string) (bin, label string, cleanup func(), err error) {
+	if rev == "" || strings.HasPrefix(rev, "-") {
+		return "", "", nil, fmt.Errorf("-compare %q: not a revision", rev)
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--verify", rev+"^{commit}").Output()
+	if err != nil {
+		return "", "", nil, fmt.Errorf("-compare %q: not a commit of this repository: %w", rev, err)
+	}
+	commit := strings.TrimSpace(string(out))
+	label = commit[:min(len(commit), 12)]
+	dir, err := os.MkdirTemp("", "rowgate-compare-")
+	if err != nil {
+		return "", "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	fmt.Fprintf(os.Stderr, "load: building rowgate at %s\n", label)
+	src := filepath.Join(dir, "src")
+	bin = filepath.Join(dir, "rowgate-"+label)
+	if err := extractRevision(ctx, root, commit, src); err != nil {
+		cleanup()
+		return "", "", nil, err
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/rowgate")
+	build.Dir, build.Stderr = src, os.Stderr
+	if err := build.Run(); err != nil {
+		cleanup()
+		return "", "", nil, fmt.Errorf("build rowgate at %s: %w", label, err)
+	}
+	os.RemoveAll(src)
+	return bin, label, cleanup, nil
+}
+
+// extractRevision writes the tree of commit into dir: git archive | tar -x.
+func extractRevision(ctx context.Context, root, commit, dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	r, wr, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	archive := exec.CommandContext(ctx, "git", "-C", root, "archive", "--format=tar", commit)
+	archive.Stdout, archive.Stderr = wr, os.Stderr
+	extract := exec.CommandContext(ctx, "tar", "-x", "-C", dir)
+	extract.Stdin, extract.Stderr = r, os.Stderr
+	if err := extract.Start(); err != nil {
+		r.Close()
+		wr.Close()
+		return err
+	}
+	r.Close()
+	archiveErr := archive.Run()
+	wr.Close()
+	if err := extract.Wait(); err != nil {
+		return fmt.Errorf("tar -x: %w", err)
+	}
+	if archiveErr != nil {
+		return fmt.Errorf("git archive %s: %w", commit, archiveErr)
+	}
+	return nil
+}
+
+// describeCheckout names the checkout's commit, with "-dirty" when it has
+// uncommitted changes (which the new binary includes).
+func describeCheckout(root string) string {
+	out, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "(not a git checkout)"
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestOldFirstIsABBA(t *testing.T) {
+	want := []bool{true, false, false, true, true, false, false, true}
+	for i, w := range want {
+		if oldFirst(i) != w {
+			t.Errorf("round %d: oldFirst = %v, want %v", i+1, !w, w)
+		}
+	}
+}
+
+func TestCompareVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ratios   []float64
+		wantLine string
+		wantOK   bool
+	}{
+		{"Success", []float64{0.97, 1.02, 0.93, 0.99}, "list throughput new/old = 0.980 (limit 0.95)", true},
+		{"AtTheLimit", []float64{0.95, 0.95, 0.80, 1.10}, "list throughput new/old = 0.950 (limit 0.95)", true},
+		{"OneBadRoundIsNotASlowdown", []float64{1.0, 0.5, 1.0, 1.0, 0.99}, "list throughput new/old = 1.000 (limit 0.95)", true},
+		{"ErrSlower", []float64{0.93, 0.94, 0.96, 0.92}, "list throughput new/old = 0.935 (limit 0.95)", false},
+		{"ErrNoRounds", nil, "list throughput new/old: no rounds", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line, ok := compareVerdict("list", tc.ratios, 0.95)
+			if line != tc.wantLine || ok != tc.wantOK {
+				t.Fatalf("got %q %v, want %q %v", line, ok, tc.wantLine, tc.wantOK)
+			}
+		})
+	}
+}
+
+// listResult is a one-second span of n list requests, each taking p99.
+func listResult(n int, lat time.Duration) *result {
+	r := &result{elapsed: time.Second}
+	for range n {
+		r.lat[opList] = append(r.lat[opList], lat)
+	}
+	return r
+}
+
+func TestPrintCompare(t *testing.T) {
+	rounds := func(newRPS int) []compareRound {
+		var rs []compareRound
+		for i := range 4 {
+			rs = append(rs, compareRound{oldFirst: oldFirst(i), old: listResult(1000, 5*time.Millisecond), new: listResult(newRPS, 6*time.Millisecond)})
+		}
+		return rs
+	}
+	t.Run("Success", func(t *testing.T) {
+		var b bytes.Buffer
+		if err := printCompare(&b, "list", rounds(960), 0.95); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"old, all rounds: 4000 requests, 1000 req/s, p99 5.00 ms", "new, all rounds: 3840 requests, 960 req/s, p99 6.00 ms", "list throughput new/old = 0.960 (limit 0.95)"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, b.String())
+			}
+		}
+	})
+	t.Run("ErrSlower", func(t *testing.T) {
+		var b bytes.Buffer
+		if err := printCompare(&b, "list", rounds(940), 0.95); err == nil || !strings.Contains(err.Error(), "0.940 (limit 0.95)") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrViolation", func(t *testing.T) {
+		rs := rounds(1000)
+		rs[2].new.violations = 1
+		var b bytes.Buffer
+		if err := printCompare(&b, "list", rs, 0.95); err == nil || !strings.Contains(err.Error(), "1 isolation violations") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestModeDefaults(t *testing.T) {
+	base := func() options {
+		return options{duration: 20 * time.Second, mix: "list=80,get=10,create=5,patch=4,delete=1"}
+	}
+	t.Run("Soak", func(t *testing.T) {
+		o := base()
+		o.soak = true
+		if err := modeDefaults(&o, map[string]bool{}); err != nil || o.duration != 30*time.Minute || o.warmup != 2*time.Minute {
+			t.Fatalf("err %v, duration %s, warmup %s", err, o.duration, o.warmup)
+		}
+	})
+	t.Run("ShortSoakWarmsUpAFifth", func(t *testing.T) {
+		o := base()
+		o.soak, o.duration = true, 5*time.Minute
+		if modeDefaults(&o, map[string]bool{"duration": true}); o.duration != 5*time.Minute || o.warmup != time.Minute {
+			t.Fatalf("duration %s, warmup %s", o.duration, o.warmup)
+		}
+	})
+	t.Run("Compare", func(t *testing.T) {
+		o := base()
+		o.compare = "HEAD"
+		if modeDefaults(&o, map[string]bool{}); o.mix != "list=100" || o.duration != 40*time.Second || o.warmup != 2*time.Second {
+			t.Fatalf("mix %s, duration %s, warmup %s", o.mix, o.duration, o.warmup)
+		}
+	})
+	t.Run("CompareKeepsGivenFlags", func(t *testing.T) {
+		o := base()
+		o.compare, o.warmup = "HEAD", 0
+		if modeDefaults(&o, map[string]bool{"mix": true, "duration": true, "warmup": true}); o.mix != base().mix || o.duration != 20*time.Second || o.warmup != 0 {
+			t.Fatalf("mix %s, duration %s, warmup %s", o.mix, o.duration, o.warmup)
+		}
+	})
+	t.Run("ErrTwoModes", func(t *testing.T) {
+		o := base()
+		o.compare, o.soak = "HEAD", true
+		if err := modeDefaults(&o, map[string]bool{}); err == nil {
+			t.Fatal("no error for -compare with -soak")
+		}
+	})
+}
