@@ -17,14 +17,16 @@ import (
 type compareConfig struct {
 	rounds   int
 	round    time.Duration // measured per side per round
-	warmup   time.Duration // driven but not measured, after each start
+	warmup   time.Duration // driven but not measured, before every measured span
 	minRatio float64       // the verdict fails below this median new/old
 }
 
-// side is one of the two binaries under comparison.
+// side is one of the two binaries under comparison: a server process that
+// runs for the whole comparison, and its own workers.
 type side struct {
 	name string // "old" or "new"
-	bin  string
+	proc *proc
+	dr   *driver
 }
 
 // oldFirst gives the ABBA order of round i: old new, new old, new old,
@@ -32,8 +34,7 @@ type side struct {
 // or speeds both sides alike.
 func oldFirst(i int) bool { r := i % 4; return r == 0 || r == 3 }
 
-// compareRound is one round: a fresh start, warm-up and measurement of each
-// side, seconds apart.
+// compareRound is one round: a measured span of each side, seconds apart.
 type compareRound struct {
 	oldFirst bool
 	old, new *result
@@ -42,6 +43,9 @@ type compareRound struct {
 // throughput is the requests per second a span measured, all operations
 // together (with -mix list=100, the list endpoint's).
 func throughput(r *result) float64 { return float64(r.total()) / r.elapsed.Seconds() }
+
+// cpuPerRequest is the server's CPU time per request in a span.
+func cpuPerRequest(r *result) time.Duration { return r.serverCPU / time.Duration(max(1, r.total())) }
 
 // p99 of a span, all operations together.
 func (r *result) p99() time.Duration {
@@ -56,6 +60,11 @@ func (r *result) p99() time.Duration {
 // ratio is the round's new/old throughput.
 func (cr compareRound) ratio() float64 { return throughput(cr.new) / throughput(cr.old) }
 
+// cpuRatio is the round's new/old server CPU per request.
+func (cr compareRound) cpuRatio() float64 {
+	return float64(cpuPerRequest(cr.new)) / float64(max(1, cpuPerRequest(cr.old)))
+}
+
 // compareVerdict is the verdict line over the rounds' new/old ratios and
 // whether it passes: the median ratio must be at least limit. The median
 // of paired rounds ignores the rounds a neighbour's burst spoiled.
@@ -65,6 +74,14 @@ func compareVerdict(what string, ratios []float64, limit float64) (string, bool)
 	}
 	r := median(ratios)
 	return fmt.Sprintf("%s throughput new/old = %.3f (limit %.2f)", what, r, limit), r >= limit
+}
+
+// quartiles returns the medians of the lower and the upper half of xs.
+func quartiles(xs []float64) (q1, q3 float64) {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	h := len(s) / 2
+	return median(s[:max(1, h)]), median(s[len(s)-max(1, h):])
 }
 
 // mixName names what a comparison measures: the operation of a one-operation
@@ -78,8 +95,9 @@ func mixName(m mix) string {
 	return "mix"
 }
 
-// runCompare builds rowgate at -compare REV and from this checkout and
-// drives both against the same seeded database in alternating rounds.
+// runCompare builds rowgate at -compare REV and from this checkout, starts
+// both against the same seeded database, and drives them one at a time in
+// alternating rounds.
 func runCompare(ctx context.Context, o options) error {
 	if o.target != "" {
 		return fmt.Errorf("-compare boots its own stack and both servers; drop -target")
@@ -102,19 +120,55 @@ func runCompare(ctx context.Context, o options) error {
 		return err
 	}
 	defer st.close()
-	st.stopServer() // openStack started the new one; every round starts its own
+	st.stopServer() // openStack started one; the comparison starts its own two
+	sides, stop, err := startSides(ctx, st, pop, m, o, [2]string{oldBin, st.bin})
+	if err != nil {
+		return err
+	}
+	defer stop()
 	cfg := compareConfig{rounds: o.rounds, round: o.duration / time.Duration(o.rounds), warmup: o.warmup, minRatio: o.minRatio}
 	w := os.Stdout
 	fmt.Fprintf(w, "# rowgate compare\n\n%s; %d CPUs; %d users × %d todos; mix %s; %d connections\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), o.users, o.todos, o.mix, o.conns)
 	fmt.Fprintf(w, "old: %s (git archive of %q); new: this checkout, %s\n", oldLabel, o.compare, describeCheckout(root))
-	fmt.Fprintf(w, "%d rounds of %s per side, each side freshly started and warmed up for %s; -server-env for both: %s\n\n",
+	fmt.Fprintf(w, "both servers run throughout, driven one at a time: %d rounds of %s per side, each after %s of unmeasured load; -server-env for both: %s\n\n",
 		cfg.rounds, cfg.round, cfg.warmup, orNone(o.serverEnv.String()))
-	rounds, err := compareRounds(ctx, w, st, pop, m, o, cfg, [2]side{{"old", oldBin}, {"new", st.bin}})
+	for _, s := range sides { // a fresh process verifies every token once, opens its pool, grows its heap
+		s.dr.run(ctx, 4*cfg.warmup)
+	}
+	rounds, err := compareRounds(ctx, w, cfg, sides)
 	if err != nil {
 		return err
 	}
 	return printCompare(w, mixName(m), rounds, cfg.minRatio)
+}
+
+// startSides starts both binaries, each with its own workers (same seed,
+// so the same request sequence). stop stops both.
+func startSides(ctx context.Context, st *stack, pop *population, m mix, o options, bins [2]string) (sides [2]*side, stop func(), err error) {
+	stop = func() {
+		for _, s := range sides {
+			if s != nil {
+				s.dr.close()
+				s.proc.stop()
+			}
+		}
+	}
+	for i, name := range []string{"old", "new"} {
+		p, err := st.startProc(ctx, bins[i], o.dbMaxConns)
+		if err != nil {
+			stop()
+			return sides, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		dr, err := newDriver(st, p.base, pop, m, o.conns, o.seed)
+		if err != nil {
+			p.stop()
+			stop()
+			return sides, nil, err
+		}
+		sides[i] = &side{name: name, proc: p, dr: dr}
+	}
+	return sides, stop, nil
 }
 
 func orNone(s string) string {
@@ -124,20 +178,19 @@ func orNone(s string) string {
 	return s
 }
 
-// compareRounds runs the rounds, printing each as it ends. Both sides of a
-// round replay the same request sequence (same seed).
-func compareRounds(ctx context.Context, w io.Writer, st *stack, pop *population, m mix, o options, cfg compareConfig, sides [2]side) ([]compareRound, error) {
-	fmt.Fprintln(w, "| round | order | old req/s | old p99 ms | new req/s | new p99 ms | new/old |")
-	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|")
+// compareRounds runs the rounds, printing each as it ends.
+func compareRounds(ctx context.Context, w io.Writer, cfg compareConfig, sides [2]*side) ([]compareRound, error) {
+	fmt.Fprintln(w, "| round | order | old req/s | old p99 ms | old CPU µs/req | new req/s | new p99 ms | new CPU µs/req | new/old req/s | new/old CPU/req |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var rounds []compareRound
 	for i := 0; i < cfg.rounds; i++ {
 		cr := compareRound{oldFirst: oldFirst(i)}
 		order := sides
 		if !cr.oldFirst {
-			order = [2]side{sides[1], sides[0]}
+			order = [2]*side{sides[1], sides[0]}
 		}
 		for _, s := range order {
-			r, err := measureSide(ctx, st, pop, m, o, cfg, s.bin, o.seed+int64(i))
+			r, err := measureSide(ctx, s, cfg)
 			if err != nil {
 				return nil, fmt.Errorf("round %d, %s: %w", i+1, s.name, err)
 			}
@@ -148,29 +201,38 @@ func compareRounds(ctx context.Context, w io.Writer, st *stack, pop *population,
 			}
 		}
 		rounds = append(rounds, cr)
-		fmt.Fprintf(w, "| %d | %s, %s | %.0f | %s | %.0f | %s | %.3f |\n", i+1, order[0].name, order[1].name,
-			throughput(cr.old), ms(cr.old.p99()), throughput(cr.new), ms(cr.new.p99()), cr.ratio())
+		fmt.Fprintf(w, "| %d | %s, %s | %.0f | %s | %.0f | %.0f | %s | %.0f | %.3f | %.3f |\n", i+1, order[0].name, order[1].name,
+			throughput(cr.old), ms(cr.old.p99()), us(cpuPerRequest(cr.old)),
+			throughput(cr.new), ms(cr.new.p99()), us(cpuPerRequest(cr.new)), cr.ratio(), cr.cpuRatio())
 	}
 	return rounds, nil
 }
 
-// measureSide starts bin, drives it for the warm-up and then for one
-// round, and stops it. The warm-up's errors and violations count too.
-func measureSide(ctx context.Context, st *stack, pop *population, m mix, o options, cfg compareConfig, bin string, seed int64) (*result, error) {
-	if err := st.startServer(ctx, bin, o.dbMaxConns); err != nil {
-		return nil, err
-	}
-	defer st.stopServer()
-	dr, err := newDriver(st, pop, m, o.conns, seed)
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// measureSide drives one side for the warm-up, then for one measured span,
+// and records the server CPU the span used. The warm-up's errors and
+// violations count too.
+func measureSide(ctx context.Context, s *side, cfg compareConfig) (*result, error) {
+	warm := s.dr.run(ctx, cfg.warmup)
+	cpu0, err := s.proc.cpu()
 	if err != nil {
 		return nil, err
 	}
-	defer dr.close()
-	warm := dr.run(ctx, cfg.warmup)
-	r := dr.run(ctx, cfg.round)
+	r := s.dr.run(ctx, cfg.round)
+	cpu1, err := s.proc.cpu()
+	if err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	select {
+	case <-s.proc.exited:
+		return nil, fmt.Errorf("the server exited during the run: %v", s.proc.exitErr)
+	default:
+	}
+	r.serverCPU = cpu1 - cpu0
 	r.errors += warm.errors
 	r.violations += warm.violations
 	r.errorSamples = append(warm.errorSamples, r.errorSamples...)
@@ -182,9 +244,10 @@ func measureSide(ctx context.Context, st *stack, pop *population, m mix, o optio
 // the median ratio is under minRatio or any response was wrong.
 func printCompare(w io.Writer, what string, rounds []compareRound, minRatio float64) error {
 	var olds, news []*result
-	var ratios []float64
+	var ratios, cpuRatios []float64
 	for _, cr := range rounds {
-		olds, news, ratios = append(olds, cr.old), append(news, cr.new), append(ratios, cr.ratio())
+		olds, news = append(olds, cr.old), append(news, cr.new)
+		ratios, cpuRatios = append(ratios, cr.ratio()), append(cpuRatios, cr.cpuRatio())
 	}
 	oldAll, newAll := merge(olds), merge(news)
 	fmt.Fprintln(w)
@@ -192,9 +255,8 @@ func printCompare(w io.Writer, what string, rounds []compareRound, minRatio floa
 		name string
 		r    *result
 	}{{"old", oldAll}, {"new", newAll}} {
-		all := s.r.p99()
-		fmt.Fprintf(w, "%s, all rounds: %d requests, %.0f req/s, p99 %s ms; errors %d; isolation violations %d\n",
-			s.name, s.r.total(), throughput(s.r), ms(all), s.r.errors, s.r.violations)
+		fmt.Fprintf(w, "%s, all rounds: %d requests, %.0f req/s, p99 %s ms, server CPU %.0f µs/request; errors %d; isolation violations %d\n",
+			s.name, s.r.total(), throughput(s.r), ms(s.r.p99()), us(cpuPerRequest(s.r)), s.r.errors, s.r.violations)
 		for _, e := range s.r.errorSamples {
 			fmt.Fprintln(w, "  error:", e)
 		}
@@ -202,10 +264,15 @@ func printCompare(w io.Writer, what string, rounds []compareRound, minRatio floa
 			fmt.Fprintln(w, "  VIOLATION:", v)
 		}
 	}
-	fmt.Fprintf(w, "round ratios from %.3f to %.3f (their spread is this machine's noise); all rounds' totals %.3f\n\n",
-		slices.Min(ratios), slices.Max(ratios), throughput(newAll)/throughput(oldAll))
+	q1, q3 := quartiles(ratios)
+	fmt.Fprintf(w, "round ratios from %.3f to %.3f, middle half %.3f to %.3f; all rounds' totals %.3f\n",
+		slices.Min(ratios), slices.Max(ratios), q1, q3, throughput(newAll)/throughput(oldAll))
+	fmt.Fprintf(w, "server CPU per request new/old = %.3f (median of rounds; for information: it depends less on the neighbours' share of the CPU, and leaves PostgreSQL out)\n", median(cpuRatios))
+	if (q3-q1)/2 > 1-minRatio {
+		fmt.Fprintf(w, "note: the middle half of the rounds is wider than the %.0f%% this verdict resolves: the machine was too noisy for this run to tell; run again, or with more -rounds\n", 100*(1-minRatio))
+	}
 	line, ok := compareVerdict(what, ratios, minRatio)
-	fmt.Fprintln(w, line)
+	fmt.Fprintln(w, "\n"+line)
 	if errs, vs := oldAll.errors+newAll.errors, oldAll.violations+newAll.violations; errs+vs > 0 {
 		return fmt.Errorf("compare: %d errors and %d isolation violations", errs, vs)
 	}

@@ -38,9 +38,10 @@ func TestCompareVerdict(t *testing.T) {
 	}
 }
 
-// listResult is a one-second span of n list requests, each taking p99.
+// listResult is a one-second span of n list requests, each taking lat,
+// for which the server used 100 µs of CPU per request.
 func listResult(n int, lat time.Duration) *result {
-	r := &result{elapsed: time.Second}
+	r := &result{elapsed: time.Second, serverCPU: time.Duration(n) * 100 * time.Microsecond}
 	for range n {
 		r.lat[opList] = append(r.lat[opList], lat)
 	}
@@ -60,10 +61,28 @@ func TestPrintCompare(t *testing.T) {
 		if err := printCompare(&b, "list", rounds(960), 0.95); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"old, all rounds: 4000 requests, 1000 req/s, p99 5.00 ms", "new, all rounds: 3840 requests, 960 req/s, p99 6.00 ms", "list throughput new/old = 0.960 (limit 0.95)"} {
+		for _, want := range []string{"old, all rounds: 4000 requests, 1000 req/s, p99 5.00 ms, server CPU 100 µs/request", "new, all rounds: 3840 requests, 960 req/s, p99 6.00 ms",
+			"server CPU per request new/old = 1.000", "list throughput new/old = 0.960 (limit 0.95)"} {
 			if !strings.Contains(b.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, b.String())
 			}
+		}
+	})
+	t.Run("NoteWhenNoisy", func(t *testing.T) {
+		rs := rounds(1000)
+		for i := range rs {
+			rs[i].new = listResult(800+100*i, 5*time.Millisecond) // 0.8 … 1.1
+			rs[i].new.serverCPU = rs[i].new.serverCPU * 11 / 10
+		}
+		var b bytes.Buffer
+		err := printCompare(&b, "list", rs, 0.95)
+		for _, want := range []string{"middle half 0.850 to 1.050", "server CPU per request new/old = 1.100", "too noisy"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, b.String())
+			}
+		}
+		if err != nil { // median 0.95: noisy, but at the limit, so it passes
+			t.Fatal(err)
 		}
 	})
 	t.Run("ErrSlower", func(t *testing.T) {
@@ -80,6 +99,21 @@ func TestPrintCompare(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+}
+
+func TestQuartiles(t *testing.T) {
+	for _, tc := range []struct {
+		xs     []float64
+		q1, q3 float64
+	}{
+		{[]float64{4, 1, 3, 2}, 1.5, 3.5},
+		{[]float64{5, 1, 4, 2, 3}, 1.5, 4.5},
+		{[]float64{1, 2}, 1, 2},
+	} {
+		if q1, q3 := quartiles(tc.xs); q1 != tc.q1 || q3 != tc.q3 {
+			t.Errorf("quartiles(%v) = %v, %v; want %v, %v", tc.xs, q1, q3, tc.q1, tc.q3)
+		}
+	}
 }
 
 func TestModeDefaults(t *testing.T) {
@@ -103,7 +137,7 @@ func TestModeDefaults(t *testing.T) {
 	t.Run("Compare", func(t *testing.T) {
 		o := base()
 		o.compare = "HEAD"
-		if modeDefaults(&o, map[string]bool{}); o.mix != "list=100" || o.duration != 40*time.Second || o.warmup != 2*time.Second {
+		if modeDefaults(&o, map[string]bool{}); o.mix != "list=100" || o.duration != 40*time.Second || o.warmup != 500*time.Millisecond {
 			t.Fatalf("mix %s, duration %s, warmup %s", o.mix, o.duration, o.warmup)
 		}
 	})

@@ -77,6 +77,7 @@ type result struct {
 	errorSamples     []string
 	violationSamples []string
 	rssPeak          int64
+	serverCPU        time.Duration // -compare: CPU the server used during the span
 
 	mu sync.Mutex // guards the error and violation fields while workers run
 }
@@ -116,15 +117,15 @@ type driver struct {
 	workers []*worker
 }
 
-// newDriver makes conns workers, each on a disjoint share of the users.
-// Call close when done.
-func newDriver(st *stack, pop *population, m mix, conns int, seed int64) (*driver, error) {
+// newDriver makes conns workers on the server at base, each on a disjoint
+// share of the users. Call close when done.
+func newDriver(st *stack, base string, pop *population, m mix, conns int, seed int64) (*driver, error) {
 	if len(pop.users) < conns {
 		return nil, fmt.Errorf("need at least as many users (%d) as connections (%d)", len(pop.users), conns)
 	}
 	dr := &driver{st: st, m: m, conns: conns, workers: make([]*worker, conns)}
 	for i := range dr.workers {
-		w := &worker{st: st, conn: newConn(st.base), pop: pop,
+		w := &worker{st: st, conn: newConn(base), pop: pop,
 			rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)))}
 		for j := i; j < len(pop.users); j += conns {
 			w.users = append(w.users, pop.users[j])
@@ -171,7 +172,7 @@ func (dr *driver) close() {
 
 // drive runs conns workers for d, each on a disjoint share of the users.
 func drive(ctx context.Context, st *stack, pop *population, m mix, conns int, d time.Duration, seed int64) (*result, error) {
-	dr, err := newDriver(st, pop, m, conns, seed)
+	dr, err := newDriver(st, st.base, pop, m, conns, seed)
 	if err != nil {
 		return nil, err
 	}

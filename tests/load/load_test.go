@@ -74,11 +74,16 @@ func testSoak(ctx context.Context, t *testing.T, st *stack, pop *population, m m
 }
 
 // testCompareRounds runs two -compare rounds with the checkout's binary on
-// both sides: four fresh server processes, each warmed up and measured.
+// both sides: two more server processes, driven one at a time.
 func testCompareRounds(ctx context.Context, t *testing.T, st *stack, pop *population, m mix, o options) {
-	cfg := compareConfig{rounds: 2, round: 250 * time.Millisecond, warmup: 100 * time.Millisecond, minRatio: 0.95}
+	sides, stop, err := startSides(ctx, st, pop, m, o, [2]string{st.bin, st.bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	cfg := compareConfig{rounds: 2, round: 300 * time.Millisecond, warmup: 100 * time.Millisecond, minRatio: 0.95}
 	var out bytes.Buffer
-	rounds, err := compareRounds(ctx, &out, st, pop, m, o, cfg, [2]side{{"old", st.bin}, {"new", st.bin}})
+	rounds, err := compareRounds(ctx, &out, cfg, sides)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +93,18 @@ func testCompareRounds(ctx context.Context, t *testing.T, st *stack, pop *popula
 	}
 	for i, r := range rounds {
 		for _, res := range []*result{r.old, r.new} {
-			if res.total() == 0 || res.errors != 0 || res.violations != 0 {
-				t.Errorf("round %d: %d requests, %d errors %v, %d violations", i+1, res.total(), res.errors, res.errorSamples, res.violations)
+			if res.total() == 0 || res.serverCPU <= 0 || res.errors != 0 || res.violations != 0 {
+				t.Errorf("round %d: %d requests, server CPU %s, %d errors %v, %d violations", i+1, res.total(), res.serverCPU, res.errors, res.errorSamples, res.violations)
 			}
 		}
 	}
-	if st.server != nil {
-		t.Error("a server is still running after the rounds")
+	stop()
+	for _, s := range sides {
+		select {
+		case <-s.proc.exited:
+		default:
+			t.Errorf("%s server still runs after stop", s.name)
+		}
 	}
 }
 

@@ -65,6 +65,7 @@ func merge(rs []*result) *result {
 		m.errorSamples = append(m.errorSamples, r.errorSamples...)
 		m.violationSamples = append(m.violationSamples, r.violationSamples...)
 		m.rssPeak = max(m.rssPeak, r.rssPeak)
+		m.serverCPU += r.serverCPU
 	}
 	return m
 }

@@ -99,7 +99,7 @@ type soakReport struct {
 // samples the server after every interval. It returns an error only when
 // it cannot measure; the verdict is the report's.
 func soak(ctx context.Context, st *stack, pop *population, m mix, conns int, cfg soakConfig, seed int64) (*soakReport, error) {
-	dr, err := newDriver(st, pop, m, conns, seed)
+	dr, err := newDriver(st, st.base, pop, m, conns, seed)
 	if err != nil {
 		return nil, err
 	}

@@ -1,21 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/rowgate/rowgate/internal/auth"
 	"github.com/rowgate/rowgate/internal/devdb"
@@ -41,9 +35,7 @@ type stack struct {
 	cluster *devdb.Cluster
 	tmp     string
 	bin     string
-	server  *exec.Cmd
-	exited  chan struct{} // closed when server has exited
-	exitErr error         // server's exit status, once exited is closed
+	server  *proc // the current server; nil with -target
 }
 
 // openStack boots the own stack, or checks -target is on loopback.
@@ -130,41 +122,15 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// startServer runs bin (`rowgate serve`) as a child process and waits for
-// /readyz. It listens on 127.0.0.1, or on a unix socket with -unix. Every
-// binary gets the same environment (serverEnv), so two revisions compared
-// in one run differ only in their code. A binary that exits before it is
-// ready (a newer revision missing a setting, say) is reported at once. A
-// server still running is stopped first.
+// startServer replaces the stack's server with bin (see startProc); its
+// address becomes st.base.
 func (st *stack) startServer(ctx context.Context, bin string, maxConns int) error {
-	st.stopServer() // one server at a time
-	port, err := devdb.FreePort()
+	st.stopServer() // one current server at a time
+	p, err := st.startProc(ctx, bin, maxConns)
 	if err != nil {
 		return err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	base := "http://" + addr
-	if st.o.unix {
-		addr = "unix:" + filepath.Join(st.tmp, "rowgate.sock")
-		base = addr
-	}
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = st.serverEnv(addr, maxConns)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	st.server, st.exited, st.base = cmd, exited, base
-	go func() { st.exitErr = cmd.Wait(); close(exited) }()
-	if err := waitReady(ctx, base, exited, 60*time.Second); err != nil {
-		if errors.Is(err, errExited) {
-			err = fmt.Errorf("%s serve exited before it was ready (%v); a newer revision may need a setting: pass it with -server-env", bin, st.exitErr)
-		}
-		st.stopServer()
-		return err
-	}
+	st.server, st.base = p, p.base
 	return nil
 }
 
@@ -179,86 +145,29 @@ func (st *stack) serverEnv(addr string, maxConns int) []string {
 	return append(env, st.o.serverEnv...)
 }
 
-var errExited = errors.New("server exited")
-
-// waitReady polls base/readyz until it answers 200: every 50 ms for the
-// first second, then backing off to 1 s (a server that waits for its
-// dependencies, or limits unauthenticated requests per address, must not
-// be kept busy by the probe itself).
-func waitReady(ctx context.Context, base string, exited <-chan struct{}, timeout time.Duration) error {
-	probe := newConn(base)
-	defer probe.close()
-	var body bytes.Buffer
-	start := time.Now()
-	for wait := 50 * time.Millisecond; time.Since(start) < timeout; {
-		if time.Since(start) > time.Second {
-			wait = min(2*wait, time.Second)
-		}
-		if status, err := probe.do(ctx, "GET", "/readyz", "none", "", &body); err == nil && status == http.StatusOK {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-exited:
-			return errExited
-		case <-time.After(wait):
-		}
-	}
-	return fmt.Errorf("rowgate serve did not become ready within %s", timeout)
-}
-
 // restartServer replaces the server process, e.g. with another pool size.
 func (st *stack) restartServer(ctx context.Context, maxConns int) error {
 	if st.server == nil {
 		return fmt.Errorf("cannot restart a -target server")
 	}
-	st.stopServer()
 	return st.startServer(ctx, st.bin, maxConns)
 }
 
-// stopServer sends SIGTERM and waits for the process to exit; after 40 s
-// (longer than serve's default shutdown timeout) it kills it.
+// stopServer stops the stack's server, if it runs one.
 func (st *stack) stopServer() {
-	if st.server == nil {
-		return
+	if st.server != nil {
+		st.server.stop()
+		st.server = nil
 	}
-	st.server.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-st.exited:
-	case <-time.After(40 * time.Second):
-		st.server.Process.Kill()
-		<-st.exited
-	}
-	st.server, st.exited = nil, nil
 }
 
 // rss returns the server's resident memory now and at its peak, in bytes
 // (0 with -target).
 func (st *stack) rss() (now, peak int64) {
-	if st.server == nil || st.server.Process == nil {
+	if st.server == nil {
 		return 0, 0
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", st.server.Process.Pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "VmRSS:":
-			now = kb << 10
-		case "VmHWM:":
-			peak = kb << 10
-		}
-	}
-	return now, peak
+	return st.server.rss()
 }
 
 func (st *stack) close() {
