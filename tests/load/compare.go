@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,12 +77,19 @@ func compareVerdict(what string, ratios []float64, limit float64) (string, bool)
 	return fmt.Sprintf("%s throughput new/old = %.3f (limit %.2f)", what, r, limit), r >= limit
 }
 
-// quartiles returns the medians of the lower and the upper half of xs.
-func quartiles(xs []float64) (q1, q3 float64) {
+// medianCI is a distribution-free 95% confidence interval of the median of
+// xs, from order statistics (the normal approximation of the binomial); with
+// fewer than 6 values it is their whole range. Unlike the spread of the
+// rounds, it narrows as rounds are added.
+func medianCI(xs []float64) (lo, hi float64) {
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	h := len(s) / 2
-	return median(s[:max(1, h)]), median(s[len(s)-max(1, h):])
+	n := len(s)
+	k := int(math.Floor((float64(n) - 1.96*math.Sqrt(float64(n))) / 2))
+	if k < 1 {
+		return s[0], s[n-1]
+	}
+	return s[k-1], s[n-k]
 }
 
 // mixName names what a comparison measures: the operation of a one-operation
@@ -264,15 +272,16 @@ func printCompare(w io.Writer, what string, rounds []compareRound, minRatio floa
 			fmt.Fprintln(w, "  VIOLATION:", v)
 		}
 	}
-	q1, q3 := quartiles(ratios)
-	fmt.Fprintf(w, "round ratios from %.3f to %.3f, middle half %.3f to %.3f; all rounds' totals %.3f\n",
-		slices.Min(ratios), slices.Max(ratios), q1, q3, throughput(newAll)/throughput(oldAll))
-	fmt.Fprintf(w, "server CPU per request new/old = %.3f (median of rounds; for information: it depends less on the neighbours' share of the CPU, and leaves PostgreSQL out)\n", median(cpuRatios))
-	if (q3-q1)/2 > 1-minRatio {
-		fmt.Fprintf(w, "note: the middle half of the rounds is wider than the %.0f%% this verdict resolves: the machine was too noisy for this run to tell; run again, or with more -rounds\n", 100*(1-minRatio))
-	}
+	lo, hi := medianCI(ratios)
+	clo, chi := medianCI(cpuRatios)
+	fmt.Fprintf(w, "round ratios from %.3f to %.3f; all rounds' totals %.3f\n",
+		slices.Min(ratios), slices.Max(ratios), throughput(newAll)/throughput(oldAll))
+	fmt.Fprintf(w, "server CPU per request new/old = %.3f, 95%% interval %.3f to %.3f (for information; PostgreSQL not included)\n", median(cpuRatios), clo, chi)
 	line, ok := compareVerdict(what, ratios, minRatio)
-	fmt.Fprintln(w, "\n"+line)
+	fmt.Fprintf(w, "\n%s; 95%% confidence interval of the median %.3f to %.3f\n", line, lo, hi)
+	if lo < minRatio && minRatio <= hi {
+		fmt.Fprintln(w, "inconclusive: the interval contains the limit, so this run cannot tell which side of it the ratio is on; run longer (more -rounds and -duration) or when the machine is quieter")
+	}
 	if errs, vs := oldAll.errors+newAll.errors, oldAll.violations+newAll.violations; errs+vs > 0 {
 		return fmt.Errorf("compare: %d errors and %d isolation violations", errs, vs)
 	}

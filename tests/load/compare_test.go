@@ -61,6 +61,9 @@ func TestPrintCompare(t *testing.T) {
 		if err := printCompare(&b, "list", rounds(960), 0.95); err != nil {
 			t.Fatal(err)
 		}
+		if strings.Contains(b.String(), "inconclusive") {
+			t.Errorf("identical rounds called inconclusive:\n%s", b.String())
+		}
 		for _, want := range []string{"old, all rounds: 4000 requests, 1000 req/s, p99 5.00 ms, server CPU 100 µs/request", "new, all rounds: 3840 requests, 960 req/s, p99 6.00 ms",
 			"server CPU per request new/old = 1.000", "list throughput new/old = 0.960 (limit 0.95)"} {
 			if !strings.Contains(b.String(), want) {
@@ -68,21 +71,20 @@ func TestPrintCompare(t *testing.T) {
 			}
 		}
 	})
-	t.Run("NoteWhenNoisy", func(t *testing.T) {
+	t.Run("InconclusiveWhenNoisy", func(t *testing.T) {
 		rs := rounds(1000)
 		for i := range rs {
 			rs[i].new = listResult(800+100*i, 5*time.Millisecond) // 0.8 … 1.1
 			rs[i].new.serverCPU = rs[i].new.serverCPU * 11 / 10
 		}
 		var b bytes.Buffer
-		err := printCompare(&b, "list", rs, 0.95)
-		for _, want := range []string{"middle half 0.850 to 1.050", "server CPU per request new/old = 1.100", "too noisy"} {
+		if err := printCompare(&b, "list", rs, 0.95); err != nil { // median 0.95: at the limit, so it passes
+			t.Fatal(err)
+		}
+		for _, want := range []string{"confidence interval of the median 0.800 to 1.100", "server CPU per request new/old = 1.100", "inconclusive"} {
 			if !strings.Contains(b.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, b.String())
 			}
-		}
-		if err != nil { // median 0.95: noisy, but at the limit, so it passes
-			t.Fatal(err)
 		}
 	})
 	t.Run("ErrSlower", func(t *testing.T) {
@@ -101,18 +103,21 @@ func TestPrintCompare(t *testing.T) {
 	})
 }
 
-func TestQuartiles(t *testing.T) {
-	for _, tc := range []struct {
-		xs     []float64
-		q1, q3 float64
-	}{
-		{[]float64{4, 1, 3, 2}, 1.5, 3.5},
-		{[]float64{5, 1, 4, 2, 3}, 1.5, 4.5},
-		{[]float64{1, 2}, 1, 2},
-	} {
-		if q1, q3 := quartiles(tc.xs); q1 != tc.q1 || q3 != tc.q3 {
-			t.Errorf("quartiles(%v) = %v, %v; want %v, %v", tc.xs, q1, q3, tc.q1, tc.q3)
-		}
+func TestMedianCI(t *testing.T) {
+	xs := make([]float64, 80)
+	for i := range xs {
+		xs[i] = float64(80 - i) // 80 … 1
+	}
+	// n = 80: k = floor((80 - 1.96·√80) / 2) = 31, so the 31st and 50th values.
+	if lo, hi := medianCI(xs); lo != 31 || hi != 50 {
+		t.Errorf("n=80: %v, %v; want 31, 50", lo, hi)
+	}
+	// n = 16: k = 4, the 4th and 13th values.
+	if lo, hi := medianCI(xs[64:]); lo != 4 || hi != 13 {
+		t.Errorf("n=16: %v, %v; want 4, 13", lo, hi)
+	}
+	if lo, hi := medianCI([]float64{3, 1, 2}); lo != 1 || hi != 3 {
+		t.Errorf("n=3: %v, %v; want the whole range", lo, hi)
 	}
 }
 

@@ -81,7 +81,7 @@ type options struct {
 	soak      bool          // -soak
 	interval  time.Duration // -soak: one sample per interval
 	maxGrowth float64       // -soak: a series must grow by less than this
-	warmup    time.Duration // -compare: after each start; -soak: before judging
+	warmup    time.Duration // -compare: before each measured span; -soak: before judging
 }
 
 // envList collects repeated -server-env NAME=value flags.
