@@ -142,7 +142,7 @@ func TestModeDefaults(t *testing.T) {
 	t.Run("Compare", func(t *testing.T) {
 		o := base()
 		o.compare = "HEAD"
-		if modeDefaults(&o, map[string]bool{}); o.mix != "list=100" || o.duration != 40*time.Second || o.warmup != 500*time.Millisecond {
+		if modeDefaults(&o, map[string]bool{}); o.mix != "list=100" || o.duration != 40*time.Second || o.warmup != 200*time.Millisecond {
 			t.Fatalf("mix %s, duration %s, warmup %s", o.mix, o.duration, o.warmup)
 		}
 	})

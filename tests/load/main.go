@@ -20,18 +20,19 @@
 // temporary folder, removed afterwards) and from this checkout, starts both
 // against the same seeded database (migrated by this checkout), and drives
 // them one at a time in -rounds alternating rounds (ABBA: old new, new old,
-// new old, old new, …; default 16). Each measured span, -duration/-rounds
-// long (default -duration 40s: 2.5s), follows -warmup (500ms) of unmeasured
+// new old, old new, …; default 40). Each measured span, -duration/-rounds
+// long (default -duration 40s: 1s), follows -warmup (200ms) of unmeasured
 // load on the same side; each side is also warmed up once for 4× -warmup
 // after it starts. Both sides replay the same request sequence. The default
 // mix is list=100 at 32 connections. It prints each round's req/s, p99,
 // server CPU per request and new/old ratios, then the verdict line
 // "list throughput new/old = 0.973 (limit 0.95)" (the median of the rounds'
-// ratios), and exits 1 when it is under -min-ratio, or on any error or
-// isolation violation. The server CPU per request (from /proc, PostgreSQL
-// not included) is printed for information: it depends less on what else
-// the machine runs. Only ratios within one run mean anything on a shared
-// machine. Both binaries get the same environment, -server-env included:
+// ratios) with a 95% confidence interval of that median, and exits 1 when
+// the median is under -min-ratio, or on any error or isolation violation.
+// When the interval contains the limit it says the run is inconclusive:
+// many short rounds narrow it more than a few long ones. The server CPU per
+// request (from /proc, PostgreSQL not included) is printed for information.
+// Only ratios within one run mean anything on a shared machine. Both binaries get the same environment, -server-env included:
 // when the newer one adds a setting whose default would change the load (a
 // per-user rate limit), pass e.g. -server-env RATE_LIMIT_RPS=0 to compare
 // the request path alone (old binaries ignore names they do not know).
@@ -110,12 +111,12 @@ func main() {
 	flag.BoolVar(&o.unix, "unix", false, "own stack: serve HTTP on a unix socket instead of 127.0.0.1")
 	flag.Var(&o.serverEnv, "server-env", "own stack: NAME=value for the server's environment (repeatable), e.g. GOGC=200; with -compare, for both binaries")
 	flag.StringVar(&o.compare, "compare", "", "compare list throughput of this checkout (new) against rowgate built at this git revision (old)")
-	flag.IntVar(&o.rounds, "rounds", 16, "-compare: alternating rounds (ABBA); each side is measured -duration/-rounds per round")
+	flag.IntVar(&o.rounds, "rounds", 40, "-compare: alternating rounds (ABBA); each side is measured -duration/-rounds per round")
 	flag.Float64Var(&o.minRatio, "min-ratio", 0.95, "-compare: fail when the median new/old throughput ratio is below this")
 	flag.BoolVar(&o.soak, "soak", false, "drive -mix for -duration and check the server's RSS, goroutines, open files and pool stay flat")
 	flag.DurationVar(&o.interval, "interval", 10*time.Second, "-soak: how often to sample the server")
 	flag.Float64Var(&o.maxGrowth, "max-growth", 0.05, "-soak: fail when a series grows by this much or more after warm-up")
-	flag.DurationVar(&o.warmup, "warmup", 0, "-compare: unmeasured load before each measured span (default 500ms; 4× that once after start); -soak: samples not judged (default min(2m, duration/5))")
+	flag.DurationVar(&o.warmup, "warmup", 0, "-compare: unmeasured load before each measured span (default 200ms; 4× that once after start); -soak: samples not judged (default min(2m, duration/5))")
 	flag.Parse()
 	if err := modeDefaults(&o, explicitFlags()); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -181,7 +182,7 @@ func modeDefaults(o *options, set map[string]bool) error {
 			o.duration = 40 * time.Second
 		}
 		if !set["warmup"] {
-			o.warmup = 500 * time.Millisecond
+			o.warmup = 200 * time.Millisecond
 		}
 	case o.soak:
 		if !set["duration"] {
