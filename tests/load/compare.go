@@ -35,7 +35,7 @@ type side struct {
 // or speeds both sides alike.
 func oldFirst(i int) bool { r := i % 4; return r == 0 || r == 3 }
 
-// compareRound is one round: a measured span of each side, seconds apart.
+// compareRound is one round: a measured span of each side, one after the other.
 type compareRound struct {
 	oldFirst bool
 	old, new *result
@@ -47,16 +47,6 @@ func throughput(r *result) float64 { return float64(r.total()) / r.elapsed.Secon
 
 // cpuPerRequest is the server's CPU time per request in a span.
 func cpuPerRequest(r *result) time.Duration { return r.serverCPU / time.Duration(max(1, r.total())) }
-
-// p99 of a span, all operations together.
-func (r *result) p99() time.Duration {
-	var all []time.Duration
-	for o := range r.lat {
-		all = append(all, r.lat[o]...)
-	}
-	slices.Sort(all)
-	return percentile(all, 99)
-}
 
 // ratio is the round's new/old throughput.
 func (cr compareRound) ratio() float64 { return throughput(cr.new) / throughput(cr.old) }
@@ -77,10 +67,34 @@ func compareVerdict(what string, ratios []float64, limit float64) (string, bool)
 	return fmt.Sprintf("%s throughput new/old = %.3f (limit %.2f)", what, r, limit), r >= limit
 }
 
+// cycles merges the rounds of each ABBA cycle (four rounds; a last, shorter
+// cycle too) into one: over a whole cycle a drift linear in time cancels,
+// and the machine's load, which changes over seconds to minutes, makes
+// neighbouring rounds alike, so cycles are closer to independent samples.
+func cycles(rounds []compareRound) []compareRound {
+	var out []compareRound
+	for i := 0; i < len(rounds); i += 4 {
+		var olds, news []*result
+		for _, cr := range rounds[i:min(i+4, len(rounds))] {
+			olds, news = append(olds, cr.old), append(news, cr.new)
+		}
+		out = append(out, compareRound{oldFirst: true, old: merge(olds), new: merge(news)})
+	}
+	return out
+}
+
+// ratios returns the throughput and the CPU-per-request ratios of rounds.
+func ratios(rounds []compareRound) (thr, cpu []float64) {
+	for _, cr := range rounds {
+		thr, cpu = append(thr, cr.ratio()), append(cpu, cr.cpuRatio())
+	}
+	return thr, cpu
+}
+
 // medianCI is a distribution-free 95% confidence interval of the median of
 // xs, from order statistics (the normal approximation of the binomial); with
-// fewer than 6 values it is their whole range. Unlike the spread of the
-// rounds, it narrows as rounds are added.
+// fewer than 6 values it is their whole range. It narrows as values are
+// added, unlike their spread; it takes them as independent.
 func medianCI(xs []float64) (lo, hi float64) {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -252,12 +266,12 @@ func measureSide(ctx context.Context, s *side, cfg compareConfig) (*result, erro
 // the median ratio is under minRatio or any response was wrong.
 func printCompare(w io.Writer, what string, rounds []compareRound, minRatio float64) error {
 	var olds, news []*result
-	var ratios, cpuRatios []float64
 	for _, cr := range rounds {
 		olds, news = append(olds, cr.old), append(news, cr.new)
-		ratios, cpuRatios = append(ratios, cr.ratio()), append(cpuRatios, cr.cpuRatio())
 	}
 	oldAll, newAll := merge(olds), merge(news)
+	thr, cpu := ratios(rounds)
+	cycleThr, cycleCPU := ratios(cycles(rounds))
 	fmt.Fprintln(w)
 	for _, s := range []struct {
 		name string
@@ -272,13 +286,14 @@ func printCompare(w io.Writer, what string, rounds []compareRound, minRatio floa
 			fmt.Fprintln(w, "  VIOLATION:", v)
 		}
 	}
-	lo, hi := medianCI(ratios)
-	clo, chi := medianCI(cpuRatios)
+	lo, hi := medianCI(cycleThr)
+	clo, chi := medianCI(cycleCPU)
 	fmt.Fprintf(w, "round ratios from %.3f to %.3f; all rounds' totals %.3f\n",
-		slices.Min(ratios), slices.Max(ratios), throughput(newAll)/throughput(oldAll))
-	fmt.Fprintf(w, "server CPU per request new/old = %.3f, 95%% interval %.3f to %.3f (for information; PostgreSQL not included)\n", median(cpuRatios), clo, chi)
-	line, ok := compareVerdict(what, ratios, minRatio)
-	fmt.Fprintf(w, "\n%s; 95%% confidence interval of the median %.3f to %.3f\n", line, lo, hi)
+		slices.Min(thr), slices.Max(thr), throughput(newAll)/throughput(oldAll))
+	fmt.Fprintf(w, "server CPU per request new/old = %.3f (median of rounds), 95%% interval from %d ABBA cycles %.3f to %.3f (for information; PostgreSQL not included)\n",
+		median(cpu), len(cycleCPU), clo, chi)
+	line, ok := compareVerdict(what, thr, minRatio)
+	fmt.Fprintf(w, "\n%s; 95%% confidence interval from %d ABBA cycles %.3f to %.3f\n", line, len(cycleThr), lo, hi)
 	if lo < minRatio && minRatio <= hi {
 		fmt.Fprintln(w, "inconclusive: the interval contains the limit, so this run cannot tell which side of it the ratio is on; run longer (more -rounds and -duration) or when the machine is quieter")
 	}

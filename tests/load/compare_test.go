@@ -72,16 +72,19 @@ func TestPrintCompare(t *testing.T) {
 		}
 	})
 	t.Run("InconclusiveWhenNoisy", func(t *testing.T) {
-		rs := rounds(1000)
-		for i := range rs {
-			rs[i].new = listResult(800+100*i, 5*time.Millisecond) // 0.8 … 1.1
+		// Two ABBA cycles: the first at 0.85, the second at 1.05.
+		var rs []compareRound
+		for i := range 8 {
+			n := 850 + 200*(i/4)
+			rs = append(rs, compareRound{oldFirst: oldFirst(i), old: listResult(1000, 5*time.Millisecond), new: listResult(n, 5*time.Millisecond)})
 			rs[i].new.serverCPU = rs[i].new.serverCPU * 11 / 10
 		}
 		var b bytes.Buffer
 		if err := printCompare(&b, "list", rs, 0.95); err != nil { // median 0.95: at the limit, so it passes
 			t.Fatal(err)
 		}
-		for _, want := range []string{"confidence interval of the median 0.800 to 1.100", "server CPU per request new/old = 1.100", "inconclusive"} {
+		for _, want := range []string{"list throughput new/old = 0.950 (limit 0.95); 95% confidence interval from 2 ABBA cycles 0.850 to 1.050",
+			"server CPU per request new/old = 1.100", "inconclusive"} {
 			if !strings.Contains(b.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, b.String())
 			}
@@ -118,6 +121,20 @@ func TestMedianCI(t *testing.T) {
 	}
 	if lo, hi := medianCI([]float64{3, 1, 2}); lo != 1 || hi != 3 {
 		t.Errorf("n=3: %v, %v; want the whole range", lo, hi)
+	}
+}
+
+func TestCyclesMergeFourRounds(t *testing.T) {
+	var rs []compareRound
+	for i := range 6 { // a cycle of four rounds, then a shorter one of two
+		rs = append(rs, compareRound{old: listResult(1000, time.Millisecond), new: listResult(1000+100*i, time.Millisecond)})
+	}
+	cs := cycles(rs)
+	if len(cs) != 2 || cs[0].old.total() != 4000 || cs[0].new.total() != 4600 || cs[1].new.total() != 2900 {
+		t.Fatalf("got %d cycles", len(cs))
+	}
+	if r := cs[0].ratio(); r != 1.15 {
+		t.Errorf("first cycle ratio %v, want 1.15", r)
 	}
 }
 

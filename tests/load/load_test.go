@@ -71,6 +71,10 @@ func testSoak(ctx context.Context, t *testing.T, st *stack, pop *population, m m
 	if rep.errors != 0 || rep.violations != 0 {
 		t.Fatalf("%d errors %v, %d violations %v", rep.errors, rep.errorSamples, rep.violations, rep.violationSamples)
 	}
+	// With -target there is no process to read: RSS comes from /metrics.
+	if s, err := sampleServer(ctx, &stack{base: st.base}); err != nil || s.rss < 1<<20 {
+		t.Errorf("-target sample: %+v, %v", s, err)
+	}
 }
 
 // testCompareRounds runs two -compare rounds with the checkout's binary on

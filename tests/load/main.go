@@ -27,10 +27,13 @@
 // mix is list=100 at 32 connections. It prints each round's req/s, p99,
 // server CPU per request and new/old ratios, then the verdict line
 // "list throughput new/old = 0.973 (limit 0.95)" (the median of the rounds'
-// ratios) with a 95% confidence interval of that median, and exits 1 when
-// the median is under -min-ratio, or on any error or isolation violation.
-// When the interval contains the limit it says the run is inconclusive:
-// many short rounds narrow it more than a few long ones. The server CPU per
+// ratios) with a 95% confidence interval taken over whole ABBA cycles of
+// four rounds (a linear drift cancels within one, and neighbouring rounds
+// share the machine's load), and exits 1 when the median is under
+// -min-ratio, or on any error or isolation violation. When the interval
+// contains the limit it says the run is inconclusive: with fewer than
+// about 16 cycles the interval is their whole range, so a decision on a
+// busy machine wants e.g. -duration 2m -rounds 120. The server CPU per
 // request (from /proc, PostgreSQL not included) is printed for information.
 // Only ratios within one run mean anything on a shared machine. Both binaries get the same environment, -server-env included:
 // when the newer one adds a setting whose default would change the load (a

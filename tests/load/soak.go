@@ -144,15 +144,10 @@ func sampleServer(ctx context.Context, st *stack) (soakSample, error) {
 
 // add records one interval's sample and what its requests measured.
 func (rep *soakReport) add(s soakSample, res *result) {
-	var all []time.Duration
-	for o := range res.lat {
-		all = append(all, res.lat[o]...)
-	}
-	slices.Sort(all)
-	s.requests, s.rps, s.p99 = len(all), float64(len(all))/res.elapsed.Seconds(), percentile(all, 99)
+	s.requests, s.rps, s.p99 = res.total(), throughput(res), res.p99()
 	s.errors, s.violations = res.errors, res.violations
 	rep.samples = append(rep.samples, s)
-	rep.requests += len(all)
+	rep.requests += s.requests
 	rep.errors += res.errors
 	rep.violations += res.violations
 	rep.errorSamples = appendUpTo(rep.errorSamples, res.errorSamples, 10)
