@@ -77,6 +77,9 @@ type result struct {
 	errorSamples     []string
 	violationSamples []string
 	rssPeak          int64
+	serverCPU        time.Duration // -compare: CPU the server used during the span
+
+	mu sync.Mutex // guards the error and violation fields while workers run
 }
 
 func (r *result) total() int {
@@ -100,48 +103,81 @@ type worker struct {
 	buf     bytes.Buffer
 	lat     [nOps][]time.Duration
 	res     *result
-	resMu   *sync.Mutex
 	ids     []todoID
 	created atomic.Int64
 }
 
-// drive runs conns workers for d, each on a disjoint share of the users.
-func drive(ctx context.Context, st *stack, pop *population, m mix, conns int, d time.Duration, seed int64) (*result, error) {
+// driver is a set of workers on kept-alive connections to st.base, which
+// can be run for several spans in a row (a soak measures interval by
+// interval without reconnecting).
+type driver struct {
+	st      *stack
+	m       mix
+	conns   int
+	workers []*worker
+}
+
+// newDriver makes conns workers on the server at base, each on a disjoint
+// share of the users. Call close when done.
+func newDriver(st *stack, base string, pop *population, m mix, conns int, seed int64) (*driver, error) {
 	if len(pop.users) < conns {
 		return nil, fmt.Errorf("need at least as many users (%d) as connections (%d)", len(pop.users), conns)
 	}
-	res := &result{conns: conns}
-	var mu sync.Mutex
-	workers := make([]*worker, conns)
-	for i := range workers {
-		w := &worker{st: st, conn: newConn(st.base), pop: pop, res: res, resMu: &mu,
+	dr := &driver{st: st, m: m, conns: conns, workers: make([]*worker, conns)}
+	for i := range dr.workers {
+		w := &worker{st: st, conn: newConn(base), pop: pop,
 			rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)))}
 		for j := i; j < len(pop.users); j += conns {
 			w.users = append(w.users, pop.users[j])
 		}
-		workers[i] = w
+		dr.workers[i] = w
+	}
+	return dr, nil
+}
+
+// run drives the API for d and returns what this span measured.
+func (dr *driver) run(ctx context.Context, d time.Duration) *result {
+	res := &result{conns: dr.conns}
+	for _, w := range dr.workers {
+		w.res, w.lat = res, [nOps][]time.Duration{}
 	}
 	// The deadline stops workers from starting requests; a request in
 	// flight at the deadline still completes, so every write's outcome is
 	// known and recorded.
 	deadline := time.Now().Add(d)
-	stopRSS := sampleRSS(st, &res.rssPeak)
+	stopRSS := sampleRSS(dr.st, &res.rssPeak)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, w := range workers {
+	for _, w := range dr.workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.run(ctx, m, deadline) }()
+		go func() { defer wg.Done(); w.run(ctx, dr.m, deadline) }()
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	stopRSS()
-	for _, w := range workers {
-		w.conn.close()
+	for _, w := range dr.workers {
 		for o := range w.lat {
 			res.lat[o] = append(res.lat[o], w.lat[o]...)
 		}
 	}
-	return res, nil
+	return res
+}
+
+// close closes the workers' connections.
+func (dr *driver) close() {
+	for _, w := range dr.workers {
+		w.conn.close()
+	}
+}
+
+// drive runs conns workers for d, each on a disjoint share of the users.
+func drive(ctx context.Context, st *stack, pop *population, m mix, conns int, d time.Duration, seed int64) (*result, error) {
+	dr, err := newDriver(st, st.base, pop, m, conns, seed)
+	if err != nil {
+		return nil, err
+	}
+	defer dr.close()
+	return dr.run(ctx, d), nil
 }
 
 func sampleRSS(st *stack, peak *int64) (stop func()) {
@@ -338,8 +374,8 @@ func (w *worker) request(ctx context.Context, u *user, method, path, body string
 }
 
 func (w *worker) fail(msg string) {
-	w.resMu.Lock()
-	defer w.resMu.Unlock()
+	w.res.mu.Lock()
+	defer w.res.mu.Unlock()
 	w.res.errors++
 	if len(w.res.errorSamples) < 10 {
 		w.res.errorSamples = append(w.res.errorSamples, msg)
@@ -347,8 +383,8 @@ func (w *worker) fail(msg string) {
 }
 
 func (w *worker) violate(msg string) {
-	w.resMu.Lock()
-	defer w.resMu.Unlock()
+	w.res.mu.Lock()
+	defer w.res.mu.Unlock()
 	w.res.violations++
 	if len(w.res.violationSamples) < 10 {
 		w.res.violationSamples = append(w.res.violationSamples, msg)

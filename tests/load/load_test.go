@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,5 +40,88 @@ func TestLoadSmoke(t *testing.T) {
 	}
 	if res.total() < 100 {
 		t.Fatalf("only %d requests in %s", res.total(), o.duration)
+	}
+	// The modes below reuse the stack: booting it is most of the cost.
+	t.Run("Soak", func(t *testing.T) { testSoak(ctx, t, st, pop, m, o) })
+	t.Run("CompareRounds", func(t *testing.T) { testCompareRounds(ctx, t, st, pop, m, o) })
+	t.Run("ErrServerExited", func(t *testing.T) { testServerExited(ctx, t, st) })
+}
+
+// testSoak runs a soak of five 300 ms intervals and checks every
+// sample read the server's resources and counted its requests. Flatness
+// is not asserted here (TestSoakVerdict does): two seconds of a shared
+// machine prove nothing about leaks.
+func testSoak(ctx context.Context, t *testing.T, st *stack, pop *population, m mix, o options) {
+	cfg := soakConfig{duration: 1500 * time.Millisecond, interval: 300 * time.Millisecond, warmup: 300 * time.Millisecond, maxGrowth: 0.05}
+	rep, err := soak(ctx, st, pop, m, o.conns, cfg, o.seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep.print(&out)
+	t.Logf("soak verdict: %v\n%s", rep.verdict(), out.String())
+	if len(rep.samples) != 5 || !rep.samples[0].warmup || rep.samples[1].warmup {
+		t.Fatalf("%d samples, first two warm-up %v %v; want 5 and only the first", len(rep.samples), rep.samples[0].warmup, rep.samples[1].warmup)
+	}
+	for _, s := range rep.samples {
+		if s.requests == 0 || s.rss < 1<<20 || s.goroutines < float64(o.conns) || s.fds < float64(o.conns) || s.poolConns < 1 || s.poolConns > 4 {
+			t.Errorf("implausible sample at %s: %+v", s.at, s)
+		}
+	}
+	if rep.errors != 0 || rep.violations != 0 {
+		t.Fatalf("%d errors %v, %d violations %v", rep.errors, rep.errorSamples, rep.violations, rep.violationSamples)
+	}
+	// With -target there is no process to read: RSS comes from /metrics.
+	if s, err := sampleServer(ctx, &stack{base: st.base}); err != nil || s.rss < 1<<20 {
+		t.Errorf("-target sample: %+v, %v", s, err)
+	}
+}
+
+// testCompareRounds runs two -compare rounds with the checkout's binary on
+// both sides: two more server processes, driven one at a time.
+func testCompareRounds(ctx context.Context, t *testing.T, st *stack, pop *population, m mix, o options) {
+	sides, stop, err := startSides(ctx, st, pop, m, o, [2]string{st.bin, st.bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	cfg := compareConfig{rounds: 2, round: 300 * time.Millisecond, warmup: 100 * time.Millisecond, minRatio: 0.95}
+	var out bytes.Buffer
+	rounds, err := compareRounds(ctx, &out, cfg, sides)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out.String())
+	if len(rounds) != 2 || !rounds[0].oldFirst || rounds[1].oldFirst {
+		t.Fatalf("rounds %+v, want old first then new first", rounds)
+	}
+	for i, r := range rounds {
+		for _, res := range []*result{r.old, r.new} {
+			if res.total() == 0 || res.serverCPU <= 0 || res.errors != 0 || res.violations != 0 {
+				t.Errorf("round %d: %d requests, server CPU %s, %d errors %v, %d violations", i+1, res.total(), res.serverCPU, res.errors, res.errorSamples, res.violations)
+			}
+		}
+	}
+	stop()
+	for _, s := range sides {
+		select {
+		case <-s.proc.exited:
+		default:
+			t.Errorf("%s server still runs after stop", s.name)
+		}
+	}
+}
+
+// testServerExited starts a "server" that exits at once: startServer must
+// say so promptly instead of polling /readyz until its timeout.
+func testServerExited(ctx context.Context, t *testing.T, st *stack) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := st.startServer(ctx, "/bin/false", 0)
+	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
+		t.Fatalf("err = %v", err)
+	}
+	if st.server != nil {
+		t.Error("the exited server is still recorded as running")
 	}
 }

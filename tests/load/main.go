@@ -6,6 +6,8 @@
 //	go run ./tests/load                       # own stack, default mix, 20s
 //	go run ./tests/load -bench                # the docs/benchmarks.md suite
 //	go run ./tests/load -scale                # list latency at 100k, 1M, 10M todos
+//	go run ./tests/load -compare eea86dd      # list throughput: this checkout vs a revision
+//	go run ./tests/load -soak -duration 10m   # resources flat under the default mix
 //	go run ./tests/load -target http://127.0.0.1:8080 -database-url … -key-dir …
 //
 // By default it boots everything itself on loopback: a throwaway PostgreSQL,
@@ -13,6 +15,42 @@
 // separate process (so its memory can be measured). It mints tokens for N
 // users with the development key and seeds each with M todos, as each user,
 // through the row level security policies.
+//
+// -compare REV builds `rowgate` at git revision REV (git archive into a
+// temporary folder, removed afterwards) and from this checkout, starts both
+// against the same seeded database (migrated by this checkout), and drives
+// them one at a time in -rounds alternating rounds (ABBA: old new, new old,
+// new old, old new, …; default 40). Each measured span, -duration/-rounds
+// long (default -duration 40s: 1s), follows -warmup (200ms) of unmeasured
+// load on the same side; each side is also warmed up once for 4× -warmup
+// after it starts. Both sides replay the same request sequence. The default
+// mix is list=100 at 32 connections. It prints each round's req/s, p99,
+// server CPU per request and new/old ratios, then the verdict line
+// "list throughput new/old = 0.973 (limit 0.95)" (the median of the rounds'
+// ratios) with a 95% confidence interval taken over whole ABBA cycles of
+// four rounds (a linear drift cancels within one, and neighbouring rounds
+// share the machine's load), and exits 1 when the median is under
+// -min-ratio, or on any error or isolation violation. When the interval
+// contains the limit it says the run is inconclusive: with fewer than
+// about 16 cycles the interval is their whole range, so a decision on a
+// busy machine wants e.g. -duration 2m -rounds 120. The server CPU per
+// request (from /proc, PostgreSQL not included) is printed for information.
+// Only ratios within one run mean anything on a shared machine. Both binaries get the same environment, -server-env included:
+// when the newer one adds a setting whose default would change the load (a
+// per-user rate limit), pass e.g. -server-env RATE_LIMIT_RPS=0 to compare
+// the request path alone (old binaries ignore names they do not know).
+//
+// -soak drives -mix (the default mix) for -duration (default 30m) on kept-
+// alive connections, and every -interval (10s) records the server's RSS
+// (/proc/<pid>/status), goroutines (go_goroutines), open files
+// (process_open_fds) and pool connections (rowgate_db_pool_total_conns),
+// read from /metrics, with the interval's req/s and p99. After -warmup
+// (default the lesser of 2m and a fifth of -duration) each of the four must
+// be flat: the median of the last quarter of the samples is less than
+// -max-growth (5%) above the median of the first quarter; the maximum is
+// reported too. It prints the samples and the verdict, and exits 1 when a
+// series grew, or on any error or isolation violation. Req/s and p99 are
+// shown, not judged: the machine is shared.
 package main
 
 import (
@@ -40,6 +78,14 @@ type options struct {
 	cpuProfile          string
 	unix                bool
 	serverEnv           envList
+
+	compare   string        // -compare: the git revision to compare against
+	rounds    int           // -compare: alternating rounds
+	minRatio  float64       // -compare: least median new/old throughput
+	soak      bool          // -soak
+	interval  time.Duration // -soak: one sample per interval
+	maxGrowth float64       // -soak: a series must grow by less than this
+	warmup    time.Duration // -compare: before each measured span; -soak: before judging
 }
 
 // envList collects repeated -server-env NAME=value flags.
@@ -53,7 +99,7 @@ func main() {
 	flag.IntVar(&o.users, "users", 1000, "users to mint tokens for")
 	flag.IntVar(&o.todos, "todos", 100, "todos seeded per user (1000 users × 1000 = 1M)")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent HTTP connections")
-	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long to drive the API")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long to drive the API (-compare: 40s, measured per side over all rounds; -soak: 30m)")
 	flag.StringVar(&o.mix, "mix", "list=80,get=10,create=5,patch=4,delete=1", "operation mix, in percent")
 	flag.StringVar(&o.target, "target", "", "base URL of a running rowgate on loopback; empty boots its own stack")
 	flag.StringVar(&o.databaseURL, "database-url", "", "with -target: rowgate_app URL of its database, for seeding")
@@ -66,8 +112,19 @@ func main() {
 	flag.Int64Var(&o.seed, "seed", 1, "random seed of the operation sequence")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile here")
 	flag.BoolVar(&o.unix, "unix", false, "own stack: serve HTTP on a unix socket instead of 127.0.0.1")
-	flag.Var(&o.serverEnv, "server-env", "own stack: NAME=value for the server's environment (repeatable), e.g. GOGC=200")
+	flag.Var(&o.serverEnv, "server-env", "own stack: NAME=value for the server's environment (repeatable), e.g. GOGC=200; with -compare, for both binaries")
+	flag.StringVar(&o.compare, "compare", "", "compare list throughput of this checkout (new) against rowgate built at this git revision (old)")
+	flag.IntVar(&o.rounds, "rounds", 40, "-compare: alternating rounds (ABBA); each side is measured -duration/-rounds per round")
+	flag.Float64Var(&o.minRatio, "min-ratio", 0.95, "-compare: fail when the median new/old throughput ratio is below this")
+	flag.BoolVar(&o.soak, "soak", false, "drive -mix for -duration and check the server's RSS, goroutines, open files and pool stay flat")
+	flag.DurationVar(&o.interval, "interval", 10*time.Second, "-soak: how often to sample the server")
+	flag.Float64Var(&o.maxGrowth, "max-growth", 0.05, "-soak: fail when a series grows by this much or more after warm-up")
+	flag.DurationVar(&o.warmup, "warmup", 0, "-compare: unmeasured load before each measured span (default 200ms; 4× that once after start); -soak: samples not judged (default min(2m, duration/5))")
 	flag.Parse()
+	if err := modeDefaults(&o, explicitFlags()); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(2)
+	}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err == nil {
@@ -86,6 +143,10 @@ func main() {
 		err = runScale(ctx, o)
 	case o.rls:
 		err = runRLS(ctx, o)
+	case o.compare != "":
+		err = runCompare(ctx, o)
+	case o.soak:
+		err = runSoak(ctx, o)
 	default:
 		err = runOnce(ctx, o)
 	}
@@ -94,6 +155,47 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+}
+
+// explicitFlags returns the names of the flags given on the command line.
+func explicitFlags() map[string]bool {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// modeDefaults fills in the defaults that depend on the mode, for flags not
+// given, and refuses two modes at once.
+func modeDefaults(o *options, set map[string]bool) error {
+	modes := 0
+	for _, on := range []bool{o.bench, o.scale, o.rls, o.compare != "", o.soak} {
+		if on {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return fmt.Errorf("-bench, -scale, -rls, -compare and -soak are separate runs: choose one")
+	}
+	switch {
+	case o.compare != "":
+		if !set["mix"] {
+			o.mix = "list=100"
+		}
+		if !set["duration"] {
+			o.duration = 40 * time.Second
+		}
+		if !set["warmup"] {
+			o.warmup = 200 * time.Millisecond
+		}
+	case o.soak:
+		if !set["duration"] {
+			o.duration = 30 * time.Minute
+		}
+		if !set["warmup"] {
+			o.warmup = min(2*time.Minute, o.duration/5)
+		}
+	}
+	return nil
 }
 
 // runOnce seeds and drives the API once with the chosen mix.

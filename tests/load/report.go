@@ -28,6 +28,16 @@ func (r *result) stats(o op) opStats {
 	return opStats{count: len(s), rps: r.rps(o), p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99)}
 }
 
+// p99 of a span, all operations together.
+func (r *result) p99() time.Duration {
+	var all []time.Duration
+	for o := range r.lat {
+		all = append(all, r.lat[o]...)
+	}
+	slices.Sort(all)
+	return percentile(all, 99)
+}
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
 
 func (r *result) print(w io.Writer, title string) {
@@ -65,6 +75,7 @@ func merge(rs []*result) *result {
 		m.errorSamples = append(m.errorSamples, r.errorSamples...)
 		m.violationSamples = append(m.violationSamples, r.violationSamples...)
 		m.rssPeak = max(m.rssPeak, r.rssPeak)
+		m.serverCPU += r.serverCPU
 	}
 	return m
 }

@@ -1,20 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/rowgate/rowgate/internal/auth"
 	"github.com/rowgate/rowgate/internal/devdb"
@@ -40,7 +35,7 @@ type stack struct {
 	cluster *devdb.Cluster
 	tmp     string
 	bin     string
-	server  *exec.Cmd
+	server  *proc // the current server; nil with -target
 }
 
 // openStack boots the own stack, or checks -target is on loopback.
@@ -82,7 +77,7 @@ func openStack(ctx context.Context, o options) (*stack, error) {
 		st.close()
 		return nil, fmt.Errorf("build rowgate: %w", err)
 	}
-	if err := st.startServer(ctx, o.dbMaxConns); err != nil {
+	if err := st.startServer(ctx, st.bin, o.dbMaxConns); err != nil {
 		st.close()
 		return nil, err
 	}
@@ -127,46 +122,27 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// startServer runs `rowgate serve` as a child process and waits for /readyz.
-// It listens on 127.0.0.1, or on a unix socket with -unix.
-func (st *stack) startServer(ctx context.Context, maxConns int) error {
-	port, err := devdb.FreePort()
+// startServer replaces the stack's server with bin (see startProc); its
+// address becomes st.base.
+func (st *stack) startServer(ctx context.Context, bin string, maxConns int) error {
+	st.stopServer() // one current server at a time
+	p, err := st.startProc(ctx, bin, maxConns)
 	if err != nil {
 		return err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	base := "http://" + addr
-	if st.o.unix {
-		addr = "unix:" + filepath.Join(st.tmp, "rowgate.sock")
-		base = addr
-	}
-	cmd := exec.Command(st.bin, "serve")
-	cmd.Env = append(os.Environ(),
+	st.server, st.base = p, p.base
+	return nil
+}
+
+// serverEnv is the environment of every server the tool starts: the
+// tool's own, the stack's settings, then -server-env, which wins because
+// the last of duplicate names is the one a process sees.
+func (st *stack) serverEnv(addr string, maxConns int) []string {
+	env := append(os.Environ(),
 		"DATABASE_URL="+st.appURL, "LISTEN_ADDR="+addr,
 		"AUTH_JWKS_FILE="+st.key.JWKSPath(), "AUTH_ISSUER="+issuer, "AUTH_AUDIENCE="+audience,
 		"LOG_LEVEL=warn", "DB_MAX_CONNS="+strconv.Itoa(maxConns), "PPROF_ADDR="+st.o.pprof)
-	cmd.Env = append(cmd.Env, st.o.serverEnv...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	st.server, st.base = cmd, base
-	deadline := time.Now().Add(30 * time.Second)
-	probe := newConn(base)
-	defer probe.close()
-	var body bytes.Buffer
-	for time.Now().Before(deadline) {
-		if status, err := probe.do(ctx, "GET", "/readyz", "none", "", &body); err == nil && status == http.StatusOK {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("rowgate serve did not become ready")
+	return append(env, st.o.serverEnv...)
 }
 
 // restartServer replaces the server process, e.g. with another pool size.
@@ -174,14 +150,13 @@ func (st *stack) restartServer(ctx context.Context, maxConns int) error {
 	if st.server == nil {
 		return fmt.Errorf("cannot restart a -target server")
 	}
-	st.stopServer()
-	return st.startServer(ctx, maxConns)
+	return st.startServer(ctx, st.bin, maxConns)
 }
 
+// stopServer stops the stack's server, if it runs one.
 func (st *stack) stopServer() {
-	if st.server != nil && st.server.Process != nil {
-		st.server.Process.Signal(syscall.SIGTERM)
-		st.server.Wait()
+	if st.server != nil {
+		st.server.stop()
 		st.server = nil
 	}
 }
@@ -189,29 +164,10 @@ func (st *stack) stopServer() {
 // rss returns the server's resident memory now and at its peak, in bytes
 // (0 with -target).
 func (st *stack) rss() (now, peak int64) {
-	if st.server == nil || st.server.Process == nil {
+	if st.server == nil {
 		return 0, 0
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", st.server.Process.Pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "VmRSS:":
-			now = kb << 10
-		case "VmHWM:":
-			peak = kb << 10
-		}
-	}
-	return now, peak
+	return st.server.rss()
 }
 
 func (st *stack) close() {
