@@ -21,8 +21,10 @@
 // shard drops them every sweepEvery and whenever it is full. Only when a
 // shard is full of buckets that are all still refilling does it evict one
 // that is not idle: the fullest of a few sampled. The evicted key comes
-// back with a full bucket, so eviction can only ever make a limit looser,
-// never stricter, and by at most one burst per eviction. A drained bucket
+// back with a full bucket, so eviction never makes a limit stricter (at
+// every moment, each key has been allowed at least as many requests as
+// with unbounded memory; TestEvictionNeverStricter) and makes it looser by
+// at most one burst per eviction. A drained bucket
 // (one that is being flooded) is the last candidate: for its flood to get
 // through, the attacker needs more keys refilling at once than the shard
 // holds, that is more than MaxKeys distinct users or addresses within one
