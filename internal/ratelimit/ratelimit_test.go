@@ -104,7 +104,7 @@ func TestRefund(t *testing.T) {
 // sends at most q = Burst requests in any window of w seconds is never
 // refused, for whole and fractional rates.
 func TestPolicyGuarantee(t *testing.T) {
-	for _, c := range []Config{{Rate: 50, Burst: 100}, {Rate: 3, Burst: 10}, {Rate: 0.7, Burst: 2}, {Rate: 10, Burst: 1}} {
+	for _, c := range []Config{{Rate: 50, Burst: 100}, {Rate: 3, Burst: 10}, {Rate: 0.7, Burst: 2}, {Rate: 10, Burst: 1}, {Rate: 0.3, Burst: 3}, {Rate: 7, Burst: 21}} {
 		t.Run(fmt.Sprintf("%gx%d", c.Rate, c.Burst), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				checkPolicyGuarantee(t, c)
