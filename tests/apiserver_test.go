@@ -65,6 +65,9 @@ type apiServer struct {
 type apiConfig struct {
 	api httpapi.Options
 	pg  postgres.Config
+	// http, when set, serves through httpapi.NewHTTPServer with these
+	// options instead of httptest's bare http.Server.
+	http *httpapi.HTTPServerOptions
 }
 
 // newAPIServer starts the API for t, configured like cmd/rowgate's serve
@@ -103,6 +106,7 @@ func newAPIServer(t testing.TB, opts ...func(*apiConfig)) *apiServer {
 	t.Cleanup(verifier.Close)
 	o := cfg.api
 	o.Todos, o.Users, o.Auth, o.Logger = db.Todos(), db.Users(), auth.Middleware(verifier), log
+	o.RateLimit.Known = verifier.Known
 	if o.Ready == nil {
 		o.Ready = db.Ready
 	}
@@ -112,7 +116,11 @@ func newAPIServer(t testing.TB, opts ...func(*apiConfig)) *apiServer {
 			AcquireCount: st.AcquireCount(), EmptyAcquireCount: st.EmptyAcquireCount(),
 			CanceledAcquireCount: st.CanceledAcquireCount(), AcquireDuration: st.AcquireDuration()}
 	}
-	ts := httptest.NewServer(httpapi.New(o))
+	ts := httptest.NewUnstartedServer(httpapi.New(o))
+	if cfg.http != nil {
+		ts.Config = httpapi.NewHTTPServer(ts.Config.Handler, *cfg.http)
+	}
+	ts.Start()
 	t.Cleanup(ts.Close)
 	s.URL = ts.URL
 	s.client = ts.Client()
