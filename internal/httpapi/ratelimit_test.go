@@ -301,3 +301,25 @@ func metricValue(t *testing.T, h http.Handler, series string) string {
 	t.Fatalf("no %s in /metrics", series)
 	return ""
 }
+
+// TestRateLimitFieldsExposedToBrowsers: with CORS on, a browser script may
+// read Retry-After and the RateLimit fields (none is CORS-safelisted).
+func TestRateLimitFieldsExposedToBrowsers(t *testing.T) {
+	t.Parallel()
+	f := &fakeAuth{seen: map[string]bool{}}
+	e := New(Options{Todos: emptyTodos{}, Auth: f.middleware, CORSOrigins: []string{"https://app.example"},
+		RateLimit: RateLimit{UserRPS: 1, UserBurst: 1}})
+	for range 2 {
+		req := httptest.NewRequest(http.MethodGet, "/v1/todos", nil)
+		req.Header.Set("Origin", "https://app.example")
+		req.Header.Set("Authorization", "Bearer ok-alice")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		exposed := strings.ToLower(rec.Header().Get("Access-Control-Expose-Headers"))
+		for _, h := range []string{"retry-after", "ratelimit", "ratelimit-policy"} {
+			if !strings.Contains(","+strings.ReplaceAll(exposed, " ", "")+",", ","+h+",") {
+				t.Errorf("%d: Access-Control-Expose-Headers %q lacks %s", rec.Code, exposed, h)
+			}
+		}
+	}
+}

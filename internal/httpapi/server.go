@@ -60,7 +60,7 @@ func New(o Options) *echo.Echo {
 			AllowOrigins:  o.CORSOrigins,
 			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
 			AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", headerRequestID},
-			ExposeHeaders: []string{"ETag", "Location", headerRequestID},
+			ExposeHeaders: []string{"ETag", "Location", headerRequestID, "Retry-After", "RateLimit", "RateLimit-Policy"},
 			MaxAge:        600,
 		}))
 	}
