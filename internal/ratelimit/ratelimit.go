@@ -18,18 +18,19 @@
 //
 // A bucket that has refilled to its burst is indistinguishable from a new
 // one, so forgetting it changes no decision: such buckets are idle, and a
-// shard drops them every sweepEvery and whenever it is full. Only when a
-// shard is full of buckets that are all still refilling does it evict one
-// that is not idle: the fullest of a few sampled. The evicted key comes
-// back with a full bucket, so eviction never makes a limit stricter (at
-// every moment, each key has been allowed at least as many requests as
-// with unbounded memory; TestEvictionNeverStricter) and makes it looser by
-// at most one burst per eviction. A drained bucket
-// (one that is being flooded) is the last candidate: for its flood to get
-// through, the attacker needs more keys refilling at once than the shard
-// holds, that is more than MaxKeys distinct users or addresses within one
-// refill time (Burst/Rate), and with that many keys the per-key limit
-// already allows them MaxKeys times the rate.
+// shard drops them every sweepEvery and when it is full. When a shard is
+// still full (or swept less than minSweepGap ago), it evicts the fullest
+// of a few buckets sampled: an idle one if the sample holds one, else one
+// that is still refilling. The evicted key comes back with a full bucket,
+// so eviction never makes a limit stricter (at every moment, each key has
+// been allowed at least as many requests as with unbounded memory;
+// TestEvictionNeverStricter) and makes it looser by at most one burst per
+// eviction. A drained bucket (one being flooded) goes only when every
+// bucket sampled is as drained: for its flood to get through, the attacker
+// needs more keys refilling at once than the limiter holds, that is more
+// than MaxKeys distinct users or addresses within one refill time
+// (Burst/Rate), and with that many keys the per-key limit already allows
+// them MaxKeys times the rate.
 package ratelimit
 
 import (
@@ -50,8 +51,13 @@ const DefaultMaxKeys = 1 << 16
 const shardCount = 64
 
 // sweepEvery is how often a shard that is taking new keys drops its idle
-// buckets.
-const sweepEvery = 30 * time.Second
+// buckets; a full shard sweeps at most every minSweepGap, and in between
+// evicts by sampling, so that a flood of new keys cannot make every insert
+// walk the shard under its lock.
+const (
+	sweepEvery  = 30 * time.Second
+	minSweepGap = time.Second
+)
 
 // evictSample is how many buckets a full shard looks at to pick the one to
 // evict when none is idle.
@@ -188,7 +194,8 @@ func (l *Limiter[K]) duration(n float64) time.Duration {
 // insert adds a full bucket for key, first making room if the shard is
 // full (see the package documentation). The caller holds s.mu.
 func (l *Limiter[K]) insert(s *shard[K], key K, now int64) *bucket {
-	if len(s.m) >= l.perShard || now-s.lastSweep >= int64(sweepEvery) {
+	full := len(s.m) >= l.perShard
+	if since := now - s.lastSweep; since >= int64(sweepEvery) || full && since >= int64(minSweepGap) {
 		l.sweep(s, now)
 	}
 	if len(s.m) >= l.perShard {
