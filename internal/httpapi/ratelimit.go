@@ -17,7 +17,7 @@ import (
 // requests a second with bursts of 100: a person clicking through a UI
 // sends a few a second, a page load a burst of ten or twenty, and the
 // benchmark's 1,000 users share about 5,000 a second (5 each), so none of
-// them comes near; a runaway script gets a tenth of what one server
+// them comes near; a runaway script gets about 1% of what one server
 // answers (docs/benchmarks.md) before it hears 429. An address gets 10
 // failed or missing tokens a second with bursts of 20: enough for the
 // clients behind one NAT refreshing expired tokens, and few enough that
