@@ -23,6 +23,7 @@ import (
 
 	"github.com/rowgate/rowgate/internal/app"
 	"github.com/rowgate/rowgate/internal/auth"
+	"github.com/rowgate/rowgate/internal/httpapi"
 	"github.com/rowgate/rowgate/internal/pgtest"
 	"github.com/rowgate/rowgate/internal/postgres"
 	"github.com/rowgate/rowgate/internal/todo"
@@ -64,6 +65,9 @@ type apiServer struct {
 // apiConfig is what a test may change before the server starts.
 type apiConfig struct {
 	app app.Config
+	// http, when set, serves through httpapi.NewHTTPServer with these
+	// options (as Run does) instead of httptest's bare http.Server.
+	http *httpapi.HTTPServerOptions
 }
 
 // newAPIServer starts the API for t, built by internal/app exactly as
@@ -96,7 +100,11 @@ func newAPIServer(t testing.TB, opts ...func(*apiConfig)) *apiServer {
 		t.Fatal(err)
 	}
 	s.Store = a.DB()
-	ts := httptest.NewServer(a.Handler())
+	ts := httptest.NewUnstartedServer(a.Handler())
+	if cfg.http != nil {
+		ts.Config = httpapi.NewHTTPServer(ts.Config.Handler, *cfg.http)
+	}
+	ts.Start()
 	t.Cleanup(ts.Close)
 	s.URL = ts.URL
 	s.client = ts.Client()

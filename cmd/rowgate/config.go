@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rowgate/rowgate/internal/app"
 	"github.com/rowgate/rowgate/internal/auth"
+	"github.com/rowgate/rowgate/internal/httpapi"
 	"github.com/rowgate/rowgate/internal/postgres"
 )
 
@@ -41,6 +43,12 @@ type serveConfig struct {
 	DBAcquireTimeout time.Duration
 	CORSOrigins      string
 	PprofAddr        string
+
+	RateLimitRPS       float64
+	RateLimitBurst     int
+	RateLimitAnonRPS   float64
+	RateLimitAnonBurst int
+	TrustedProxies     string
 }
 
 // envFlags binds flags whose defaults come from the environment; a bad
@@ -93,6 +101,17 @@ func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duratio
 	e.fs.DurationVar(p, name, def, usage+" (env "+env+")")
 }
 
+func (e *envFlags) float(p *float64, name, env string, def float64, usage string) {
+	if v := os.Getenv(env); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Sprintf("%s=%q is not a number", env, v))
+		}
+		def = f
+	}
+	e.fs.Float64Var(p, name, def, usage+" (env "+env+")")
+}
+
 func (e *envFlags) integer(p *int, name, env string, def int, usage string) {
 	if v := os.Getenv(env); v != "" {
 		n, err := strconv.Atoi(v)
@@ -128,6 +147,11 @@ func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
 	e.integer(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", 0, "pool size; 0 means pgx's default, max(4, CPUs)")
 	e.duration(&c.DBAcquireTimeout, "db-acquire-timeout", "DB_ACQUIRE_TIMEOUT", postgres.DefaultAcquireTimeout, "longest wait for a pooled connection; past it the request answers 503 (overloaded)")
 	e.str(&c.CORSOrigins, "cors-origins", "CORS_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed to call the API")
+	e.float(&c.RateLimitRPS, "rate-limit-rps", "RATE_LIMIT_RPS", httpapi.DefaultUserRPS, "requests a second each user may make; 0 turns the per-user limit off")
+	e.integer(&c.RateLimitBurst, "rate-limit-burst", "RATE_LIMIT_BURST", httpapi.DefaultUserBurst, "requests a user may make at once; 0 means twice the rate")
+	e.float(&c.RateLimitAnonRPS, "rate-limit-anon-rps", "RATE_LIMIT_ANON_RPS", httpapi.DefaultAnonRPS, "requests a second, per client address, whose token is missing or invalid; 0 turns it off")
+	e.integer(&c.RateLimitAnonBurst, "rate-limit-anon-burst", "RATE_LIMIT_ANON_BURST", httpapi.DefaultAnonBurst, "such requests an address may make at once; 0 means twice the rate")
+	e.str(&c.TrustedProxies, "trusted-proxies", "TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For names the client; empty trusts none")
 	e.str(&c.PprofAddr, "pprof-addr", "PPROF_ADDR", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off when empty")
 	return e
 }
@@ -156,6 +180,19 @@ func (c *serveConfig) validate(e *envFlags) error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		problems = append(problems, err.Error())
 	}
+	for name, v := range map[string]float64{"RATE_LIMIT_RPS": c.RateLimitRPS, "RATE_LIMIT_ANON_RPS": c.RateLimitAnonRPS} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			problems = append(problems, name+" must be a number of requests a second, 0 or more")
+		}
+	}
+	for name, v := range map[string]int{"RATE_LIMIT_BURST": c.RateLimitBurst, "RATE_LIMIT_ANON_BURST": c.RateLimitAnonBurst} {
+		if v < 0 {
+			problems = append(problems, name+" must be 0 or more")
+		}
+	}
+	if _, err := httpapi.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		problems = append(problems, "TRUSTED_PROXIES: "+err.Error())
+	}
 	if len(problems) > 0 {
 		return usageError{strings.Join(problems, "; ")}
 	}
@@ -164,6 +201,7 @@ func (c *serveConfig) validate(e *envFlags) error {
 
 // app is the service's part of the settings.
 func (c *serveConfig) app() app.Config {
+	trusted, _ := httpapi.ParseTrustedProxies(c.TrustedProxies) // validate checked it
 	return app.Config{
 		DatabaseURL: c.DatabaseURL,
 		JWKSURL:     c.JWKSURL, JWKSFile: c.JWKSFile, Issuer: c.Issuer, Audience: c.Audience,
@@ -173,6 +211,11 @@ func (c *serveConfig) app() app.Config {
 		RequestTimeout: c.RequestTimeout, StatementTimeout: c.StatementTimeout,
 		DBMaxConns: c.DBMaxConns, DBAcquireTimeout: c.DBAcquireTimeout,
 		ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay, CORSOrigins: c.corsOrigins(),
+		RateLimit: httpapi.RateLimit{
+			UserRPS: c.RateLimitRPS, UserBurst: c.RateLimitBurst,
+			AnonRPS: c.RateLimitAnonRPS, AnonBurst: c.RateLimitAnonBurst,
+		},
+		TrustedProxies: trusted,
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rowgate/rowgate/internal/auth"
 	"github.com/rowgate/rowgate/internal/devdb"
+	"github.com/rowgate/rowgate/internal/httpapi"
 	"github.com/rowgate/rowgate/internal/migrate"
 	"github.com/rowgate/rowgate/internal/todo"
 )
@@ -39,6 +40,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Issuer: devIssuer, Audience: devAudience, ClockSkew: 30 * time.Second,
 		LogFormat: "text", LogLevel: "info", RequestTimeout: 10 * time.Second,
 		StatementTimeout: 5 * time.Second, ShutdownTimeout: 5 * time.Second, PprofAddr: os.Getenv("PPROF_ADDR"),
+		// The same limits as serve's defaults, so dev behaves like production.
+		RateLimitRPS: httpapi.DefaultUserRPS, RateLimitBurst: httpapi.DefaultUserBurst,
+		RateLimitAnonRPS: httpapi.DefaultAnonRPS, RateLimitAnonBurst: httpapi.DefaultAnonBurst,
 	}
 	token, err := key.Mint(todo.Caller{ID: *sub, Email: *sub + "@example.com", Name: "Dev User"}, devIssuer, devAudience, 24*time.Hour)
 	if err != nil {

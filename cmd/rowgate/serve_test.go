@@ -333,6 +333,10 @@ func TestServeConfigFailsClosed(t *testing.T) {
 			"DATABASE_URL is required|set exactly one of AUTH_JWKS_URL and AUTH_JWKS_FILE|AUTH_ISSUER is required|AUTH_AUDIENCE is required", ""},
 		{"ErrOptOutStillNeedsTheRest", []string{"--issuer", "", "--allow-any-issuer", "--audience", "", "--allow-any-audience", "--database-url", ""},
 			"DATABASE_URL is required", "AUTH_ISSUER"},
+		{"ErrNegativeRateLimit", []string{"--rate-limit-rps", "-1"}, "RATE_LIMIT_RPS must be", ""},
+		{"ErrInfiniteAnonRateLimit", []string{"--rate-limit-anon-rps", "+Inf"}, "RATE_LIMIT_ANON_RPS must be", ""},
+		{"ErrNegativeBurst", []string{"--rate-limit-burst", "-5"}, "RATE_LIMIT_BURST must be 0 or more", ""},
+		{"ErrTrustedProxies", []string{"--trusted-proxies", "10.0.0.0/8,not-an-address"}, "TRUSTED_PROXIES", ""},
 		{"ErrUnknownFlag", []string{"--no-such-flag"}, "flag provided but not defined", ""},
 		{"ErrStrayArgument", []string{"extra"}, "unexpected argument", ""},
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,14 @@ type Config struct {
 	ShutdownTimeout  time.Duration
 	DrainDelay       time.Duration
 	CORSOrigins      []string
+
+	// RateLimit limits /v1 per user and, for requests whose token does not
+	// verify, per client address; its zero value limits nothing. Known is
+	// filled in by New.
+	RateLimit httpapi.RateLimit
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client address; none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Defaults of Config, where its zero value is not one.
@@ -97,10 +106,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.verifier.Close()
 		return nil, err
 	}
+	limits := cfg.RateLimit
+	limits.Known = a.verifier.Known
 	a.handler = httpapi.New(httpapi.Options{
 		Todos: a.db.Todos(), Users: a.db.Users(), Auth: auth.Middleware(a.verifier),
 		Ready: a.ready, Samples: a.samples,
 		Logger: log, RequestTimeout: cfg.RequestTimeout, CORSOrigins: cfg.CORSOrigins,
+		RateLimit: limits, TrustedProxies: cfg.TrustedProxies,
 	})
 	return a, nil
 }

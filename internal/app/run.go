@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/rowgate/rowgate/internal/httpapi"
 )
 
 // Run serves the API on ln until ctx ends (SIGTERM or SIGINT), while the
@@ -72,14 +74,7 @@ func (a *App) shutdown(srv *http.Server, errc chan error) error {
 }
 
 // httpServer bounds every phase of a connection, so a slow or hostile
-// client cannot hold one open.
+// client cannot hold one open (see httpapi.NewHTTPServer).
 func (a *App) httpServer() *http.Server {
-	return &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      a.cfg.RequestTimeout + 5*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
+	return httpapi.NewHTTPServer(a.handler, httpapi.HTTPServerOptions{RequestTimeout: a.cfg.RequestTimeout, Logger: a.log})
 }

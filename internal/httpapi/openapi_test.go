@@ -81,7 +81,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 // TestOpenAPIDocument checks the document itself: OpenAPI 3.1, every $ref
 // resolves, operation ids are unique, path parameters are declared, and
 // the /v1 operations (and only they) need the bearer token and document
-// the 401 that follows.
+// the 401 that follows and the 429 of the rate limits.
 func TestOpenAPIDocument(t *testing.T) {
 	t.Parallel()
 	doc := parseOpenAPI(t)
@@ -172,6 +172,8 @@ func checkSecurity(t *testing.T, where, path string, op map[string]any) {
 		t.Errorf("%s is under /v1 but documented as needing no token", where)
 	case v1 && responses["401"] == nil:
 		t.Errorf("%s needs a token but does not document 401", where)
+	case v1 && responses["429"] == nil:
+		t.Errorf("%s is rate limited but does not document 429", where)
 	case !v1 && !public:
 		t.Errorf("%s is served without a token but the document asks for one", where)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,13 @@ type Options struct {
 	// CORSOrigins lists the browser origins allowed to call the API; empty
 	// sends no CORS headers, so browsers on other origins are refused.
 	CORSOrigins []string
+	// RateLimit limits /v1 requests per user and, before verification,
+	// per client address; its zero value limits nothing (see RateLimit).
+	RateLimit RateLimit
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (for the per-address limit). Empty: the client is the
+	// connection's peer and X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the API's handler.
@@ -44,13 +52,16 @@ func New(o Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(o.Logger)
+	e.IPExtractor = ipExtractor(o.TrustedProxies)
+	limits := newRateLimits(o.RateLimit)
+	m.reg.MustRegister(limits.rejected)
 	e.Use(withRequestID, withAccessLog(o.Logger, m), withRecover(o.Logger))
 	if len(o.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  o.CORSOrigins,
 			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
 			AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", headerRequestID},
-			ExposeHeaders: []string{"ETag", "Location", headerRequestID},
+			ExposeHeaders: []string{"ETag", "Location", headerRequestID, "Retry-After", "RateLimit", "RateLimit-Policy"},
 			MaxAge:        600,
 		}))
 	}
@@ -60,7 +71,7 @@ func New(o Options) *echo.Echo {
 	e.GET("/metrics", echo.WrapHandler(m.handler()))
 	e.GET("/openapi.json", openAPI)
 
-	v1 := e.Group("/v1", withTimeout(o.RequestTimeout), withBodyLimit, o.Auth)
+	v1 := e.Group("/v1", withTimeout(o.RequestTimeout), withBodyLimit, limits.around(o.Auth))
 	me := meHandlers{store: o.Users}
 	v1.GET("/me", me.get)
 	v1.PATCH("/me", me.update)
