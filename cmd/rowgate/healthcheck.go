@@ -24,7 +24,7 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usageError{err.Error()}
 	}
 	rawURL := fs.String("url", target.url, "URL to GET; 200 means healthy (default from LISTEN_ADDR's port)")
-	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
+	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long (keep it under the HEALTHCHECK timeout)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
