@@ -19,17 +19,18 @@ import (
 // within --timeout, exits 1.
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("healthcheck", stderr)
-	target, err := defaultHealthTarget(os.Getenv("LISTEN_ADDR"))
-	if err != nil {
-		return usageError{err.Error()}
-	}
+	// A LISTEN_ADDR it cannot read matters only when --url is not given.
+	target, envErr := defaultHealthTarget(os.Getenv("LISTEN_ADDR"))
 	rawURL := fs.String("url", target.url, "URL to GET; 200 means healthy (default from LISTEN_ADDR's port)")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long (keep it under the HEALTHCHECK timeout)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *rawURL != target.url {
+	switch {
+	case *rawURL != target.url:
 		target = healthTarget{url: *rawURL}
+	case envErr != nil:
+		return exitError{code: 1, err: envErr}
 	}
 	status, err := probe(ctx, target, *timeout)
 	if err != nil {

@@ -87,6 +87,21 @@ func TestHealthcheckUnixSocket(t *testing.T) {
 	}
 }
 
+// TestHealthcheckBadListenAddr: a LISTEN_ADDR the probe cannot read is
+// unhealthy (exit 1, not the 2 Docker reserves), unless --url says where.
+func TestHealthcheckBadListenAddr(t *testing.T) {
+	ready := httptest.NewServer(readyServer(http.StatusOK))
+	t.Cleanup(ready.Close)
+	t.Setenv("LISTEN_ADDR", "8080")
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"healthcheck"}, new(bytes.Buffer), &stderr); code != 1 || !strings.Contains(stderr.String(), "LISTEN_ADDR") {
+		t.Errorf("exit %d, %q; want 1 naming LISTEN_ADDR", code, stderr.String())
+	}
+	if code := run(context.Background(), []string{"healthcheck", "--url", ready.URL + "/readyz"}, new(bytes.Buffer), &stderr); code != 0 {
+		t.Errorf("with --url: exit %d: %s", code, stderr.String())
+	}
+}
+
 // TestDefaultHealthTarget: LISTEN_ADDR as serve reads it becomes the URL
 // a process in the same container can reach.
 func TestDefaultHealthTarget(t *testing.T) {
