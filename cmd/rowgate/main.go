@@ -1,11 +1,13 @@
 // Command rowgate is a data service for users and their todos in which
 // PostgreSQL's row level security decides who owns what.
 //
-//	rowgate dev       run everything locally, in one command
-//	rowgate serve     serve the HTTP API as rowgate_app
-//	rowgate migrate   create the runtime role, apply sql/, install rls/
-//	rowgate audit     check a live database's row level security against rls/
-//	rowgate token     mint a development JWT
+//	rowgate dev          run everything locally, in one command
+//	rowgate serve        serve the HTTP API as rowgate_app
+//	rowgate migrate      create the runtime role, apply sql/, install rls/
+//	rowgate audit        check a live database's row level security against rls/
+//	rowgate token        mint a development JWT
+//	rowgate version      print the version and VCS revision (also --version)
+//	rowgate healthcheck  exit 0 if the local server's /readyz answers 200
 //
 // Run `rowgate <command> -h` for a command's flags.
 package main
@@ -36,6 +38,8 @@ func commands() []command {
 		{"migrate", "create the runtime role, apply sql/ migrations, install rls/ policies", runMigrate},
 		{"audit", "check a live database's row level security against rls/", runAudit},
 		{"token", "mint a development JWT for a user id", runToken},
+		{"version", "print the version, VCS revision and Go version", runVersion},
+		{"healthcheck", "exit 0 if the local server's /readyz answers 200, else 1", runHealthcheck},
 	}
 }
 
@@ -53,6 +57,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {
@@ -86,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: rowgate <command> [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'rowgate <command> -h' for a command's flags.")
 }

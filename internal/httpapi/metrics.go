@@ -57,6 +57,7 @@ func newMetrics(samples func() []Sample) *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(buildInfoCollector())
 	if samples != nil {
 		m.reg.MustRegister(sampleCollector(samples))
 	}
