@@ -11,6 +11,7 @@
 --   reset.sql     drop every existing policy, so only what follows exists
 --   users.sql     a user sees and changes only their own row
 --   todos.sql     a todo is visible and changeable only by its owner
+--   idempotency_keys.sql  a caller's Idempotency-Key records are theirs alone
 
 {{ template "identity.sql" . }}
 
@@ -19,3 +20,5 @@
 {{ template "users.sql" . }}
 
 {{ template "todos.sql" . }}
+
+{{ template "idempotency_keys.sql" . }}

@@ -39,9 +39,14 @@ func seed(t *testing.T, db *pgtest.DB) {
 		($1, $2, 'alice''s todo'), (gen_random_uuid(), $2, 'alice''s other todo'),
 		($3, $4, 'bob''s todo'), (gen_random_uuid(), $4, 'bob''s second'), (gen_random_uuid(), $4, 'bob''s third')`,
 		aliceTodo, alice, bobTodo, bob)
+	// Idempotency keys: alice 1, bob 2.
+	db.Exec(t, `insert into idempotency_keys (user_id, key, fingerprint, response, expires_at) values
+		($1, 'alice-key-1', sha256('a'), '{}', now() + interval '1 day'),
+		($2, 'bob-key-1', sha256('b'), '{}', now() + interval '1 day'),
+		($2, 'bob-key-2', sha256('c'), '{}', now() + interval '1 day')`, alice, bob)
 	db.CreateRole(t, probeRole)
 	db.Exec(t, "grant rowgate_app to "+probeRole)
-	db.Exec(t, "grant select, insert, update, delete on users, todos to "+probeRole)
+	db.Exec(t, "grant select, insert, update, delete on users, todos, idempotency_keys to "+probeRole)
 }
 
 // actor is a real database login in a particular identity state.

@@ -65,6 +65,19 @@ var policyMatrix = []policyCase{
 	{"todos", "DELETE", "DeleteEvery", `delete from todos`, expect(affected(2), affected(3), affected(0), affected(0), affected(0), affected(0), affected(5), affected(2))},
 	{"todos", "DELETE", "DeleteOthersByID", `delete from todos where id = '` + bobTodo + `' returning user_id`, expect(none, rows(bob), none, none, none, none, rows(bob), none)},
 
+	// rowgate_app has no UPDATE grant on idempotency_keys at all (a recorded
+	// response never changes): only the probe shows the UPDATE policy.
+	{"idempotency_keys", "SELECT", "ReadAll", `select user_id from idempotency_keys`, expect(rows(alice), rows(bob, bob), none, none, none, none, rows(alice, bob, bob), rows(alice))},
+	{"idempotency_keys", "SELECT", "ReadOthersByKey", `select user_id from idempotency_keys where key = 'bob-key-1'`, expect(none, rows(bob), none, none, none, none, rows(bob), none)},
+	{"idempotency_keys", "INSERT", "InsertOwnDefaultOwner", `insert into idempotency_keys (key, fingerprint, response, expires_at) values ('new', sha256('n'), '{}', now() + interval '1 day')`,
+		expect(affected(1), affected(1), denied, denied, denied, denied, affected(1), affected(1))},
+	{"idempotency_keys", "INSERT", "InsertForAnotherUser", `insert into idempotency_keys (user_id, key, fingerprint, response, expires_at) values ('` + bob + `', 'planted', sha256('p'), '{}', now() + interval '1 day')`,
+		expect(denied, affected(1), denied, denied, denied, denied, affected(1), denied)},
+	{"idempotency_keys", "UPDATE", "UpdateEvery", `update idempotency_keys set expires_at = now() + interval '2 days'`, expect(denied, denied, denied, denied, denied, affected(0), affected(3), affected(1))},
+	{"idempotency_keys", "UPDATE", "MoveEveryToAnotherUser", `update idempotency_keys set user_id = '` + dave + `'`, expect(denied, denied, denied, denied, denied, affected(0), affected(3), denied)},
+	{"idempotency_keys", "DELETE", "DeleteEvery", `delete from idempotency_keys`, expect(affected(1), affected(2), affected(0), affected(0), affected(0), affected(0), affected(3), affected(1))},
+	{"idempotency_keys", "DELETE", "DeleteOthersByKey", `delete from idempotency_keys where key = 'bob-key-1' returning user_id`, expect(none, rows(bob), none, none, none, none, rows(bob), none)},
+
 	{"users", "SELECT", "ReadAll", `select id from users`, expect(rows(alice), rows(bob), none, none, none, none, rows(alice, bob, dave), rows(alice))},
 	{"users", "INSERT", "InsertAnotherUser", `insert into users (id) values ('` + carol + `')`, expect(denied, denied, denied, denied, denied, denied, affected(1), denied)},
 	{"users", "INSERT", "UpsertSelf", `insert into users (id, name) values (coalesce(app_user_id(), 'nobody'), 'me')

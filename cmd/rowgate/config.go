@@ -14,6 +14,7 @@ import (
 	"github.com/rowgate/rowgate/internal/auth"
 	"github.com/rowgate/rowgate/internal/httpapi"
 	"github.com/rowgate/rowgate/internal/postgres"
+	"github.com/rowgate/rowgate/internal/todo"
 )
 
 // serveConfig is every setting of `rowgate serve`. Each comes from its
@@ -41,6 +42,7 @@ type serveConfig struct {
 	DrainDelay       time.Duration
 	DBMaxConns       int
 	DBAcquireTimeout time.Duration
+	IdempotencyTTL   time.Duration
 	CORSOrigins      string
 	PprofAddr        string
 
@@ -146,6 +148,7 @@ func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
 	e.duration(&c.DrainDelay, "drain-delay", "SHUTDOWN_DRAIN_DELAY", 0, "after SIGTERM, keep serving this long with /readyz answering 503, so load balancers stop sending traffic before the listener closes")
 	e.integer(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", 0, "pool size; 0 means pgx's default, max(4, CPUs)")
 	e.duration(&c.DBAcquireTimeout, "db-acquire-timeout", "DB_ACQUIRE_TIMEOUT", postgres.DefaultAcquireTimeout, "longest wait for a pooled connection; past it the request answers 503 (overloaded)")
+	e.duration(&c.IdempotencyTTL, "idempotency-key-ttl", "IDEMPOTENCY_KEY_TTL", todo.DefaultIdempotencyKeyTTL, "how long an Idempotency-Key is remembered")
 	e.str(&c.CORSOrigins, "cors-origins", "CORS_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed to call the API")
 	e.float(&c.RateLimitRPS, "rate-limit-rps", "RATE_LIMIT_RPS", httpapi.DefaultUserRPS, "requests a second each user may make; 0 turns the per-user limit off")
 	e.integer(&c.RateLimitBurst, "rate-limit-burst", "RATE_LIMIT_BURST", httpapi.DefaultUserBurst, "requests a user may make at once; 0 means twice the rate")
@@ -209,7 +212,7 @@ func (c *serveConfig) app() app.Config {
 		ClockSkew: c.ClockSkew, JWKSMinRefresh: c.JWKSMinRefresh,
 		JWKSFetchTimeout: c.JWKSFetchTimeout, JWKSRefreshWait: c.JWKSRefreshWait, JWKSMaxRetry: c.JWKSMaxRetry,
 		RequestTimeout: c.RequestTimeout, StatementTimeout: c.StatementTimeout,
-		DBMaxConns: c.DBMaxConns, DBAcquireTimeout: c.DBAcquireTimeout,
+		DBMaxConns: c.DBMaxConns, DBAcquireTimeout: c.DBAcquireTimeout, IdempotencyKeyTTL: c.IdempotencyTTL,
 		ShutdownTimeout: c.ShutdownTimeout, DrainDelay: c.DrainDelay, CORSOrigins: c.corsOrigins(),
 		RateLimit: httpapi.RateLimit{
 			UserRPS: c.RateLimitRPS, UserBurst: c.RateLimitBurst,

@@ -41,9 +41,11 @@ type Config struct {
 	StatementTimeout time.Duration
 	DBMaxConns       int
 	DBAcquireTimeout time.Duration
-	ShutdownTimeout  time.Duration
-	DrainDelay       time.Duration
-	CORSOrigins      []string
+	// IdempotencyKeyTTL is how long an Idempotency-Key is remembered.
+	IdempotencyKeyTTL time.Duration
+	ShutdownTimeout   time.Duration
+	DrainDelay        time.Duration
+	CORSOrigins       []string
 
 	// RateLimit limits /v1 per user and, for requests whose token does not
 	// verify, per client address; its zero value limits nothing. Known is
@@ -101,6 +103,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.db, err = postgres.Open(ctx, postgres.Config{
 		URL: cfg.DatabaseURL, StatementTimeout: cfg.StatementTimeout,
 		MaxConns: int32(cfg.DBMaxConns), AcquireTimeout: cfg.DBAcquireTimeout, Logger: log,
+		IdempotencyKeyTTL: cfg.IdempotencyKeyTTL,
 	})
 	if err != nil {
 		a.verifier.Close()

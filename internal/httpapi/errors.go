@@ -31,6 +31,9 @@ func toProblem(err error) *Problem {
 		return errValidation(v.Field, v.Reason).withCause(err)
 	case errors.Is(err, todo.ErrNotFound):
 		return errNotFound()
+	case errors.Is(err, todo.ErrKeyReused):
+		return problem(http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"This Idempotency-Key was already used for a different request; use a new key for a new request.")
 	case errors.Is(err, todo.ErrPreconditionFailed):
 		return problem(http.StatusPreconditionFailed, "precondition_failed",
 			"The resource changed since the ETag given in If-Match; fetch it again.")

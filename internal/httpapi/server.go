@@ -60,8 +60,8 @@ func New(o Options) *echo.Echo {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  o.CORSOrigins,
 			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
-			AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", headerRequestID},
-			ExposeHeaders: []string{"ETag", "Location", headerRequestID, "Retry-After", "RateLimit", "RateLimit-Policy"},
+			AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", headerRequestID, headerIdempotencyKey},
+			ExposeHeaders: []string{"ETag", "Location", headerRequestID, "Retry-After", "RateLimit", "RateLimit-Policy", headerIdempotentReplayed},
 			MaxAge:        600,
 		}))
 	}

@@ -16,6 +16,10 @@ type TodoStore interface {
 	List(ctx context.Context, c todo.Caller, q todo.ListQuery) (todo.Page, error)
 	Get(ctx context.Context, c todo.Caller, id string) (todo.Todo, error)
 	Create(ctx context.Context, c todo.Caller, n todo.NewTodo) (todo.Todo, error)
+	// CreateOnce creates at most once per caller and key; a retry with the
+	// same request replays the first todo, another request is
+	// todo.ErrKeyReused.
+	CreateOnce(ctx context.Context, c todo.Caller, n todo.NewTodo, key string) (t todo.Todo, replayed bool, err error)
 	Update(ctx context.Context, c todo.Caller, id string, p todo.TodoPatch, ifMatch *time.Time) (todo.Todo, error)
 	Delete(ctx context.Context, c todo.Caller, id string, ifMatch *time.Time) error
 }
@@ -68,9 +72,22 @@ func (h todoHandlers) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := h.store.Create(c.Request().Context(), caller(c), n)
+	key, keyed, err := idempotencyKey(c.Request().Header)
 	if err != nil {
 		return err
+	}
+	var t todo.Todo
+	var replayed bool
+	if keyed {
+		t, replayed, err = h.store.CreateOnce(c.Request().Context(), caller(c), n, key)
+	} else {
+		t, err = h.store.Create(c.Request().Context(), caller(c), n)
+	}
+	if err != nil {
+		return err
+	}
+	if replayed {
+		c.Response().Header().Set(headerIdempotentReplayed, "true")
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/todos/"+t.ID)
 	return writeTodo(c, http.StatusCreated, &t)

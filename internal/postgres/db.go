@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rowgate/rowgate/internal/todo"
 )
 
 // Defaults of Config.
@@ -37,6 +39,9 @@ type Config struct {
 	MaxConns int32
 	// AcquireTimeout bounds the wait for a pooled connection.
 	AcquireTimeout time.Duration
+	// IdempotencyKeyTTL is how long an Idempotency-Key is remembered;
+	// default todo.DefaultIdempotencyKeyTTL.
+	IdempotencyKeyTTL time.Duration
 	// KnownUsers bounds the cache of callers whose users row is known to
 	// exist (they skip the provisioning statement).
 	KnownUsers int
@@ -53,6 +58,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AcquireTimeout <= 0 {
 		c.AcquireTimeout = DefaultAcquireTimeout
+	}
+	if c.IdempotencyKeyTTL <= 0 {
+		c.IdempotencyKeyTTL = todo.DefaultIdempotencyKeyTTL
 	}
 	if c.KnownUsers <= 0 {
 		c.KnownUsers = DefaultKnownUsers
@@ -71,6 +79,7 @@ type DB struct {
 	primary        *server
 	timeout        string
 	acquireTimeout time.Duration
+	keyTTL         time.Duration
 	known          *knownUsers
 	log            *slog.Logger
 	gate           gate
@@ -91,6 +100,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		primary:        primary,
 		timeout:        fmt.Sprint(cfg.StatementTimeout.Milliseconds()),
 		acquireTimeout: cfg.AcquireTimeout,
+		keyTTL:         cfg.IdempotencyKeyTTL,
 		known:          newKnownUsers(cfg.KnownUsers),
 		log:            cfg.Logger,
 	}
