@@ -70,7 +70,10 @@ func Run(ctx context.Context, db DB, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.AppRole, r.Accessor, r.Views, r.Functions = c.role, c.accessor, c.views, c.functions
+	r.AppRole, r.Accessor, r.Views = c.role, c.accessor, c.views
+	for _, f := range c.functions {
+		r.Functions = append(r.Functions, f.Function)
+	}
 	for _, t := range c.tables {
 		t.Policies = []Policy{}
 		for _, p := range t.policies {
@@ -78,7 +81,7 @@ func Run(ctx context.Context, db DB, opts Options) (*Report, error) {
 		}
 		r.Tables = append(r.Tables, t.Table)
 	}
-	for _, family := range []func(*catalog, Options) []Finding{rlsRules, policyRules, roleRules, objectRules} {
+	for _, family := range []func(*catalog, Options) []Finding{rlsRules, policyRules, roleRules, objectRules, functionRules} {
 		r.Findings = append(r.Findings, family(c, opts)...)
 	}
 	drift, err := checkDrift(ctx, db, opts)

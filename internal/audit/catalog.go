@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -28,6 +29,7 @@ var (
 	functionsSQL     = query("functions")
 	identitySQL      = query("identity")
 	operatorsSQL     = query("operators")
+	pathWritersSQL   = query("path_writers")
 	roleSQL          = query("role")
 	driftPoliciesSQL = query("drift_policies")
 )
@@ -38,12 +40,15 @@ type catalog struct {
 	versionNum int
 	tables     []*tableInfo
 	views      []View
-	functions  []Function
+	functions  []*functionInfo
 	accessor   *Function
 	role       Role
 	// roleChain is the app role followed by every role it is a member of.
 	roleChain []memberRole
-	expr      exprContext
+	// calls maps the oid of every function a policy calls (directly or
+	// behind an operator) to the policies that call it.
+	calls map[string][]string
+	expr  exprContext
 }
 
 type tableInfo struct {
@@ -55,6 +60,25 @@ type tableInfo struct {
 type column struct {
 	name    string
 	indexed bool // some valid index has it as its first key
+}
+
+// functionInfo is a reported function with what the function rules need
+// beyond what the report shows.
+type functionInfo struct {
+	Function
+	oid, qualified, kind string
+	// ownerSuper and ownerBypass say the owner is a superuser or BYPASSRLS;
+	// ownerIsMigrator that it owns the schema's tables (or the schema, when
+	// it has none), and migrator names that role.
+	ownerSuper, ownerBypass, ownerIsMigrator bool
+	migrator                                 string
+	// trigger: it returns trigger or event_trigger, so only a trigger can
+	// call it; extension: an extension created it and manages it.
+	trigger, extension bool
+	// path is the pinned search_path, one schema name each; pathIssues says
+	// what is unsafe about it (path_writers.sql and searchPathIssues).
+	path       []string
+	pathIssues []string
 }
 
 type policyInfo struct {
@@ -85,8 +109,8 @@ func loadCatalog(ctx context.Context, tx pgx.Tx, r *Report, opts Options) (*cata
 		return nil, fmt.Errorf("%w: %q", ErrNoSchema, opts.Schema)
 	}
 	steps := []func(context.Context, pgx.Tx, Options) error{
-		c.loadTables, c.loadPolicies, c.loadColumns, c.loadViews, c.loadFunctions,
-		c.loadIdentity, c.loadOperators, c.loadRole,
+		c.loadTables, c.loadPolicies, c.loadColumns, c.loadViews, c.loadCalls,
+		c.loadFunctions, c.loadPathWriters, c.loadIdentity, c.loadOperators, c.loadRole,
 	}
 	for _, step := range steps {
 		if err := step(ctx, tx, opts); err != nil {
@@ -177,22 +201,52 @@ func (c *catalog) loadViews(ctx context.Context, tx pgx.Tx, opts Options) error 
 }
 
 func (c *catalog) loadFunctions(ctx context.Context, tx pgx.Tx, opts Options) error {
-	rows, _ := tx.Query(ctx, functionsSQL, opts.Schema, opts.Accessor)
+	rows, _ := tx.Query(ctx, functionsSQL, opts.Schema, opts.Accessor, mapKeys(c.calls))
 	var err error
-	c.functions, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Function, error) {
-		var f Function
-		err := row.Scan(&f.Signature, &f.SecurityDefiner, &f.SearchPath, &f.Comment, &f.Definition)
+	c.functions, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*functionInfo, error) {
+		f := &functionInfo{}
+		var isAccessor bool
+		err := row.Scan(&f.oid, &f.Signature, &f.qualified, &f.Schema, &f.kind, &f.SecurityDefiner, &f.SearchPath,
+			&f.Owner, &f.ownerSuper, &f.ownerBypass, &f.ownerIsMigrator, &f.migrator, &f.PublicExecute, &f.trigger, &f.extension,
+			&f.Reads, &f.Comment, &isAccessor, &f.Definition)
+		if isAccessor {
+			c.accessor = &f.Function
+		}
+		f.CalledBy = append([]string{}, c.calls[f.oid]...)
 		return f, err
 	})
-	if err != nil {
-		return wrap("read functions", err)
-	}
-	for i := range c.functions {
-		if c.functions[i].Definition != nil {
-			c.accessor = &c.functions[i]
+	return wrap("read functions", err)
+}
+
+// loadPathWriters splits the search_path each SECURITY DEFINER function
+// pins and asks who else could create objects in the schemas it names.
+// ("$user" names no fixed schema to ask about; searchPathIssues flags it.)
+func (c *catalog) loadPathWriters(ctx context.Context, tx pgx.Tx, _ Options) error {
+	var fns, names []string
+	byOID := map[string]*functionInfo{}
+	for _, f := range c.functions {
+		if !f.SecurityDefiner || f.SearchPath == nil {
+			continue
+		}
+		f.path = splitSearchPath(*f.SearchPath)
+		byOID[f.oid] = f
+		for _, name := range f.path {
+			if name != "pg_catalog" && name != "pg_temp" && name != "" && name != "$user" {
+				fns, names = append(fns, f.oid), append(names, name)
+			}
 		}
 	}
-	return nil
+	rows, _ := tx.Query(ctx, pathWritersSQL, fns, names)
+	var oid, name string
+	var exists bool
+	var writers []string
+	_, err := pgx.ForEachRow(rows, []any{&oid, &name, &exists, &writers}, func() error {
+		if f := byOID[oid]; f != nil && len(writers) > 0 {
+			f.pathIssues = append(f.pathIssues, writableIssue(name, exists, writers))
+		}
+		return nil
+	})
+	return wrap("read search_path schemas", err)
 }
 
 func (c *catalog) loadIdentity(ctx context.Context, tx pgx.Tx, opts Options) error {
@@ -210,18 +264,11 @@ func (c *catalog) loadIdentity(ctx context.Context, tx pgx.Tx, opts Options) err
 // X = X check.
 func (c *catalog) loadOperators(ctx context.Context, tx pgx.Tx, _ Options) error {
 	var oids []string
-	for _, t := range c.tables {
-		for _, p := range t.policies {
-			for _, n := range []*node{p.using, p.check} {
-				item{node: n}.walk(0, func(n *node, _ int) bool {
-					if n.typ == "OPEXPR" {
-						oids = append(oids, n.tok("opno"))
-					}
-					return true
-				})
-			}
+	c.eachPolicyNode(func(_ *tableInfo, _ *policyInfo, n *node) {
+		if n.typ == "OPEXPR" {
+			oids = append(oids, n.tok("opno"))
 		}
-	}
+	})
 	c.expr.operators = map[string]string{}
 	rows, _ := tx.Query(ctx, operatorsSQL, oids)
 	var oid, name string
@@ -230,6 +277,47 @@ func (c *catalog) loadOperators(ctx context.Context, tx pgx.Tx, _ Options) error
 		return nil
 	})
 	return wrap("read operators", err)
+}
+
+// loadCalls records every function a policy calls, directly (FUNCEXPR) or
+// as the function behind an operator (:opfuncid), and the policies that
+// call each.
+func (c *catalog) loadCalls(_ context.Context, _ pgx.Tx, opts Options) error {
+	c.calls = map[string][]string{}
+	c.eachPolicyNode(func(t *tableInfo, p *policyInfo, n *node) {
+		oid := n.tok("funcid")
+		if n.typ != "FUNCEXPR" {
+			oid = n.tok("opfuncid")
+		}
+		name := fmt.Sprintf("%s on %s", p.Name, qualified(opts.Schema, t.Name))
+		if oid != "" && oid != "0" && !slices.Contains(c.calls[oid], name) {
+			c.calls[oid] = append(c.calls[oid], name)
+		}
+	})
+	return nil
+}
+
+// eachPolicyNode visits every node of every policy's USING and WITH CHECK.
+func (c *catalog) eachPolicyNode(visit func(*tableInfo, *policyInfo, *node)) {
+	for _, t := range c.tables {
+		for _, p := range t.policies {
+			for _, n := range []*node{p.using, p.check} {
+				item{node: n}.walk(0, func(n *node, _ int) bool {
+					visit(t, p, n)
+					return true
+				})
+			}
+		}
+	}
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func (c *catalog) loadRole(ctx context.Context, tx pgx.Tx, opts Options) error {

@@ -11,7 +11,7 @@ import (
 // own: the verdict, the findings with why and fix, every table with its RLS
 // switches and each policy's command, roles and expressions exactly as
 // PostgreSQL prints them, every COMMENT ON text, the identity accessor and
-// the app role's attributes.
+// the app role's attributes, and every SECURITY DEFINER function in full.
 func WriteMarkdown(w io.Writer, r *Report) error {
 	md := &errWriter{w: w}
 	writeHeader(md, r)
@@ -161,7 +161,8 @@ func writeFunctions(md *errWriter, r *Report) {
 		md.printf("The schema has no functions.\n\n")
 		return
 	}
-	md.printf("| Function | Security | search_path | Comment |\n|---|---|---|---|\n")
+	md.printf("The schema's functions, and every SECURITY DEFINER function a policy calls.\n\n")
+	md.printf("| Function | Security | search_path | Owner | PUBLIC may execute | Comment |\n|---|---|---|---|---|---|\n")
 	for _, f := range r.Functions {
 		security, path := "invoker", "not set"
 		if f.SecurityDefiner {
@@ -170,9 +171,32 @@ func writeFunctions(md *errWriter, r *Report) {
 		if f.SearchPath != nil {
 			path = codeCell(*f.SearchPath)
 		}
-		md.printf("| %s | %s | %s | %s |\n", codeCell(f.Signature), security, path, optCell(f.Comment))
+		md.printf("| %s | %s | %s | %s | %s | %s |\n", codeCell(f.Signature), security, path, codeCell(f.Owner), yesNo(f.PublicExecute), optCell(f.Comment))
 	}
 	md.printf("\n")
+	for _, f := range r.Functions {
+		if f.SecurityDefiner {
+			writeDefiner(md, f)
+		}
+	}
+}
+
+// writeDefiner shows a SECURITY DEFINER function in full: it runs with
+// its owner's rights, so a reviewer reads what it does.
+func writeDefiner(md *errWriter, f Function) {
+	md.printf("### SECURITY DEFINER %s\n\n", code(f.Signature))
+	md.printf("Runs as %s. Called by %s. Reads %s.\n\n", code(f.Owner), codeList(f.CalledBy, "no policy"), reads(f.Reads))
+	if f.Definition != nil {
+		md.printf("%s\n", fenced(strings.TrimSpace(*f.Definition), "sql"))
+	}
+	writeComment(md, f.Comment)
+}
+
+func reads(tables []string) string {
+	if tables == nil {
+		return "what its body names (a string body: PostgreSQL records no dependencies)"
+	}
+	return codeList(tables, "no table")
 }
 
 func yesNo(b bool) string {

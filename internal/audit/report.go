@@ -81,14 +81,24 @@ type View struct {
 	Comment         *string `json:"comment"`
 }
 
-// Function is a function of the audited schema. Definition is filled in
-// for the identity accessor only.
+// Function is a function or procedure of the audited schema, or a
+// SECURITY DEFINER function elsewhere that a policy of the schema calls.
+// Signature is as PostgreSQL prints it with the audited schema as
+// search_path (so unqualified in that schema). Reads lists the tables and
+// views a BEGIN ATOMIC body reads, and is nil for a string body, for which
+// PostgreSQL records nothing. Definition is filled in for the identity
+// accessor and for SECURITY DEFINER functions.
 type Function struct {
-	Signature       string  `json:"signature"`
-	SecurityDefiner bool    `json:"security_definer"`
-	SearchPath      *string `json:"search_path"`
-	Definition      *string `json:"definition"`
-	Comment         *string `json:"comment"`
+	Signature       string   `json:"signature"`
+	Schema          string   `json:"schema"`
+	SecurityDefiner bool     `json:"security_definer"`
+	SearchPath      *string  `json:"search_path"`
+	Owner           string   `json:"owner"`
+	PublicExecute   bool     `json:"public_execute"`
+	CalledBy        []string `json:"called_by"`
+	Reads           []string `json:"reads"`
+	Definition      *string  `json:"definition"`
+	Comment         *string  `json:"comment"`
 }
 
 // Role is the runtime role the policies are written for, with every role

@@ -22,6 +22,9 @@ const (
 	RuleAppRoleBypasses       = "app_role_bypasses"
 	RuleViewNotInvoker        = "view_not_security_invoker"
 	RuleDefinerSearchPath     = "security_definer_search_path"
+	RulePublicExecute         = "function_public_execute"
+	RuleDefinerOwner          = "definer_function_owner"
+	RuleDefinerFunction       = "definer_function"
 	RuleUnindexedPolicyColumn = "unindexed_policy_column"
 	RulePolicyDrift           = "policy_drift"
 )
@@ -37,7 +40,10 @@ var rules = []Rule{
 	{RuleMultiplePermissive, Warn, "Permissive policies are OR-ed: each one widens access, so two for the same role and command are harder to review and slower."},
 	{RuleAppRoleBypasses, Error, "A superuser, a BYPASSRLS role, a table owner, or a member of one, is not filtered by row level security at all."},
 	{RuleViewNotInvoker, Error, "A view runs with its owner's rights unless security_invoker is set, and the owner usually bypasses row level security."},
-	{RuleDefinerSearchPath, Warn, "A SECURITY DEFINER function without a fixed search_path can be made to call a caller's own objects with the owner's rights."},
+	{RuleDefinerSearchPath, Error, "A SECURITY DEFINER function resolves names through its search_path with its owner's rights: unless that path is pinned to schemas only the owner can write, with pg_temp last, a caller can make it use their own tables or functions."},
+	{RulePublicExecute, Error, "PUBLIC may execute a SECURITY DEFINER function, so every role that can connect runs it with its owner's rights, not only the app role."},
+	{RuleDefinerOwner, Warn, "A SECURITY DEFINER function runs with its owner's rights: owned by another role than the one that runs rowgate migrate, it can do what that role can, and migrate does not manage it."},
+	{RuleDefinerFunction, Info, "A SECURITY DEFINER function runs with its owner's rights, not the caller's: a reviewer should see each one, who it runs as and what it reads."},
 	{RuleUnindexedPolicyColumn, Warn, "Every statement filters by the column a policy compares with the identity; without an index leading with it, each one scans the table."},
 	{RulePolicyDrift, Error, "The live policies are not the reviewed ones in rls/: a hand-made change is in force, or a reviewed one is missing."},
 }

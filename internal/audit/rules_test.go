@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/rowgate/rowgate/internal/audit"
@@ -16,6 +17,10 @@ type ruleCase struct {
 	rule   string
 	sev    audit.Severity // "" means the rule must report nothing
 	detail string         // a substring of the finding's detail
+	// object, when set, must be the object of the one and only finding of
+	// rule; fix, when set, a substring of its fix.
+	object string
+	fix    string
 }
 
 func runRuleCases(t *testing.T, cases []ruleCase) {
@@ -32,7 +37,16 @@ func runRuleCases(t *testing.T, cases []ruleCase) {
 				requireNoFinding(t, r, c.rule)
 				return
 			}
-			requireFinding(t, r, c.rule, c.sev, c.detail)
+			f := requireFinding(t, r, c.rule, c.sev, c.detail)
+			if c.object == "" {
+				return
+			}
+			if n := len(findings(r, c.rule)); n != 1 || f.Object != c.object {
+				t.Fatalf("want exactly one %s finding, on %s; got %d:\n%s", c.rule, c.object, n, dump(r))
+			}
+			if !strings.Contains(f.Fix, c.fix) {
+				t.Errorf("fix %q lacks %q", f.Fix, c.fix)
+			}
 		})
 	}
 }
@@ -202,18 +216,6 @@ func TestViewNotSecurityInvoker(t *testing.T) {
 			rule: audit.RuleViewNotInvoker, sev: audit.Error},
 		{name: "Invoker", setup: []string{"create view todo_titles with (security_invoker = on) as select id, title from todos"},
 			rule: audit.RuleViewNotInvoker},
-	})
-}
-
-func TestSecurityDefinerSearchPath(t *testing.T) {
-	t.Parallel()
-	runRuleCases(t, []ruleCase{
-		{name: "NoSearchPath", setup: []string{"create function todo_count() returns bigint language sql security definer as 'select count(*) from public.todos'"},
-			rule: audit.RuleDefinerSearchPath, sev: audit.Warn, detail: "SECURITY DEFINER"},
-		{name: "PinnedSearchPath", setup: []string{"create function todo_count() returns bigint language sql security definer set search_path = pg_catalog, pg_temp as 'select count(*) from public.todos'"},
-			rule: audit.RuleDefinerSearchPath},
-		{name: "Invoker", setup: []string{"create function todo_count() returns bigint language sql as 'select count(*) from public.todos'"},
-			rule: audit.RuleDefinerSearchPath},
 	})
 }
 
