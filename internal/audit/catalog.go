@@ -29,6 +29,7 @@ var (
 	functionsSQL     = query("functions")
 	identitySQL      = query("identity")
 	operatorsSQL     = query("operators")
+	calledSQL        = query("called")
 	pathWritersSQL   = query("path_writers")
 	roleSQL          = query("role")
 	driftPoliciesSQL = query("drift_policies")
@@ -280,9 +281,9 @@ func (c *catalog) loadOperators(ctx context.Context, tx pgx.Tx, _ Options) error
 }
 
 // loadCalls records every function a policy calls, directly (FUNCEXPR) or
-// as the function behind an operator (:opfuncid), and the policies that
-// call each.
-func (c *catalog) loadCalls(_ context.Context, _ pgx.Tx, opts Options) error {
+// as the function behind an operator (:opfuncid), and reads what
+// policy_per_row_call needs to know about each.
+func (c *catalog) loadCalls(ctx context.Context, tx pgx.Tx, opts Options) error {
 	c.calls = map[string][]string{}
 	c.eachPolicyNode(func(t *tableInfo, p *policyInfo, n *node) {
 		oid := n.tok("funcid")
@@ -294,7 +295,15 @@ func (c *catalog) loadCalls(_ context.Context, _ pgx.Tx, opts Options) error {
 			c.calls[oid] = append(c.calls[oid], name)
 		}
 	})
-	return nil
+	c.expr.functions = map[string]calledFunction{}
+	rows, _ := tx.Query(ctx, calledSQL, opts.Schema, mapKeys(c.calls))
+	var oid string
+	var f calledFunction
+	_, err := pgx.ForEachRow(rows, []any{&oid, &f.name, &f.volatility, &f.language, &f.result}, func() error {
+		c.expr.functions[oid] = f
+		return nil
+	})
+	return wrap("read called functions", err)
 }
 
 // eachPolicyNode visits every node of every policy's USING and WITH CHECK.

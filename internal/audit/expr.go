@@ -7,19 +7,33 @@ import (
 
 // exprContext is what the expression rules need to know about the
 // database: which function oids read the caller's identity (the accessor
-// and pg_catalog.current_setting) and the name of every operator that
-// appears in a policy.
+// and pg_catalog.current_setting), the name of every operator that appears
+// in a policy, and every function a policy calls.
 type exprContext struct {
-	identity  map[string]string // function oid → name
-	operators map[string]string // operator oid → name
+	identity  map[string]string         // function oid → name
+	operators map[string]string         // operator oid → name
+	functions map[string]calledFunction // function oid → what it is
+}
+
+// calledFunction is what policy_per_row_call knows of a function that a
+// policy calls.
+type calledFunction struct {
+	name       string // qualified unless in the audited schema or pg_catalog
+	volatility string // pg_proc.provolatile: i, s or v
+	language   string // sql, plpgsql, internal, c, ...
+	result     string // its result type, as format_type prints it
 }
 
 // refsRow reports whether the expression reads a column of the row the
 // policy is checking. A VAR belongs to the policy's row when its
 // varlevelsup equals the number of sub-queries around it.
-func refsRow(it item) bool {
+func refsRow(it item) bool { return refsRowAt(it, 0) }
+
+// refsRowAt is refsRow for an expression that already sits inside depth
+// sub-queries of the policy clause.
+func refsRowAt(it item, depth int) bool {
 	found := false
-	it.walk(0, func(n *node, depth int) bool {
+	it.walk(depth, func(n *node, depth int) bool {
 		if n.typ == "VAR" && n.tok("varlevelsup") == strconv.Itoa(depth) {
 			found = true
 		}
@@ -115,6 +129,95 @@ func (x exprContext) perRowIdentityCalls(it item) []string {
 		return true
 	})
 	return calls
+}
+
+// perRowCall is a function call in a policy clause that PostgreSQL makes
+// once for every row.
+type perRowCall struct {
+	fn calledFunction
+	// rowArgs: its arguments read the row, so it cannot simply be hoisted;
+	// column names the row's column when the first argument is one.
+	rowArgs bool
+	column  int
+	// arrayOfAny: the call is the array operand of = ANY (...).
+	arrayOfAny bool
+}
+
+// perRowCalls finds the function calls (FUNCEXPR, not casts, operators or
+// the identity functions, which identity_per_row covers) that run once per
+// row:
+//
+//   - a call outside any sub-select whose arguments read no column of the
+//     row, of a function that is not immutable: it could run once per
+//     statement as (select f()). Immutable functions are left out, since
+//     PostgreSQL folds them when their arguments are constants. The
+//     outermost such call is reported, not the calls inside it.
+//   - a call, at any depth, whose arguments read the row, of a function
+//     that is not immutable and written in SQL or a procedural language,
+//     so that each call may run a query of its own.
+//
+// A call inside a sub-select (a SUBLINK: (select f()), col IN (select f()),
+// ARRAY(select f())) with no reference to the row is an InitPlan or a hashed
+// SubPlan, run once per statement, and is fine.
+func (x exprContext) perRowCalls(it item) []perRowCall {
+	var calls []perRowCall
+	x.findCalls(it, nil, 0, &calls)
+	return calls
+}
+
+func (x exprContext) findCalls(it item, parent *node, depth int, calls *[]perRowCall) {
+	if it.isList {
+		for _, v := range it.list {
+			x.findCalls(v, parent, depth, calls)
+		}
+		return
+	}
+	n := it.node
+	if n == nil {
+		return
+	}
+	if n.typ == "QUERY" {
+		depth++
+	}
+	if call, ok := x.perRowCall(n, parent, depth); ok {
+		*calls = append(*calls, call)
+		if !call.rowArgs {
+			return // hoisted, it takes its arguments along
+		}
+	}
+	for _, f := range n.fields {
+		for _, v := range f.val {
+			x.findCalls(v, n, depth, calls)
+		}
+	}
+}
+
+// perRowCall decides whether one FUNCEXPR at depth sub-queries is a
+// per-row call (see perRowCalls).
+func (x exprContext) perRowCall(n, parent *node, depth int) (perRowCall, bool) {
+	if n.typ != "FUNCEXPR" {
+		return perRowCall{}, false
+	}
+	// funcformat 0 is f(...), 3 is SQL syntax such as EXTRACT; 1 and 2
+	// are casts.
+	if f := n.tok("funcformat"); f != "0" && f != "3" {
+		return perRowCall{}, false
+	}
+	fn, known := x.functions[n.tok("funcid")]
+	_, identity := x.identity[n.tok("funcid")]
+	if !known || identity || fn.volatility == "i" {
+		return perRowCall{}, false
+	}
+	args, _ := n.get("args")
+	call := perRowCall{fn: fn, rowArgs: refsRowAt(args, depth)}
+	if !call.rowArgs {
+		call.arrayOfAny = parent != nil && parent.typ == "SCALARARRAYOPEXPR" && len(parent.args()) == 2 && parent.args()[1].node == n
+		return call, depth == 0
+	}
+	if len(n.args()) > 0 {
+		call.column, _ = columnOf(n.args()[0])
+	}
+	return call, fn.language != "internal" && fn.language != "c"
 }
 
 // readsIdentity reports an expression that calls an identity function and

@@ -8,7 +8,8 @@ import (
 
 // policyRules checks each policy's expressions and how the policies of a
 // table combine: policy_always_true, update_without_check,
-// identity_per_row, multiple_permissive_policies, unindexed_policy_column.
+// identity_per_row, policy_per_row_call, multiple_permissive_policies,
+// unindexed_policy_column.
 func policyRules(c *catalog, opts Options) []Finding {
 	var out []Finding
 	for _, t := range c.tables {
@@ -17,6 +18,7 @@ func policyRules(c *catalog, opts Options) []Finding {
 			out = append(out, c.alwaysTrue(p, object)...)
 			out = append(out, updateWithoutCheck(p, object)...)
 			out = append(out, c.identityPerRow(p, object, opts)...)
+			out = append(out, c.perRowCalls(t, p, object)...)
 		}
 		out = append(out, c.multiplePermissive(t, opts)...)
 		out = append(out, c.unindexedColumns(t, opts)...)
@@ -100,6 +102,54 @@ func (c *catalog) identityPerRow(p *policyInfo, object string, opts Options) []F
 			fmt.Sprintf("Read the identity as (select %s()), which PostgreSQL evaluates once per statement.", opts.Accessor)))
 	}
 	return out
+}
+
+// perRowCalls flags a function call that PostgreSQL makes once per row
+// where once per statement would do.
+func (c *catalog) perRowCalls(t *tableInfo, p *policyInfo, object string) []Finding {
+	var out []Finding
+	seen := map[string]bool{} // a call written twice is reported once
+	for _, e := range p.expressions() {
+		for _, call := range c.expr.perRowCalls(item{node: e.tree}) {
+			f := newFinding(RulePerRowCall, object,
+				fmt.Sprintf("%s %s calls %s() once per row, though its arguments read no column of the row", e.clause, e.text, call.fn.name),
+				hoistFix(call))
+			if call.rowArgs {
+				f.Detail = fmt.Sprintf("%s %s calls %s() with a column of the row, once per row; it is a %s function in %s, so each call may run a query of its own",
+					e.clause, e.text, call.fn.name, volatility(call.fn.volatility), call.fn.language)
+				f.Fix = rowCallFix(t.columns[call.column].name)
+			}
+			if !seen[f.Detail] {
+				seen[f.Detail] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+func hoistFix(call perRowCall) string {
+	fix := fmt.Sprintf("Wrap the call in a sub-select, (select %s(...)), which PostgreSQL evaluates once per statement (an InitPlan).", call.fn.name)
+	if call.arrayOfAny {
+		fix += fmt.Sprintf(" As the array of = ANY, cast it: = ANY ((select %s(...))::%s); without the cast, = ANY ((select ...)) is read as a sub-query of arrays and fails.", call.fn.name, call.fn.result)
+	}
+	return fix
+}
+
+func rowCallFix(column string) string {
+	if column == "" {
+		column = "the column"
+	} else {
+		column = ident(column)
+	}
+	return fmt.Sprintf("Have one function return the caller's ids, run once per statement, and test %[1]s against it: %[1]s IN (SELECT f()) for a set-returning f, or %[1]s = ANY ((SELECT f())::type[]) for one returning an array.", column)
+}
+
+func volatility(v string) string {
+	if v == "v" {
+		return "volatile"
+	}
+	return "stable"
 }
 
 // multiplePermissive flags a command for which more than one permissive

@@ -18,6 +18,7 @@ const (
 	RuleAlwaysTrue            = "policy_always_true"
 	RuleUpdateWithoutCheck    = "update_without_check"
 	RuleIdentityPerRow        = "identity_per_row"
+	RulePerRowCall            = "policy_per_row_call"
 	RuleMultiplePermissive    = "multiple_permissive_policies"
 	RuleAppRoleBypasses       = "app_role_bypasses"
 	RuleViewNotInvoker        = "view_not_security_invoker"
@@ -37,6 +38,7 @@ var rules = []Rule{
 	{RuleAlwaysTrue, Error, "A clause that is true whatever the row holds (a constant, a test of the identity alone, X = X) admits every row, whoever owns it."},
 	{RuleUpdateWithoutCheck, Error, "Without WITH CHECK the new row is checked only by USING, implicitly; loosen USING later and an update can hand a row to another owner."},
 	{RuleIdentityPerRow, Warn, "Called bare, the identity accessor runs once per row; wrapped as (select ...) PostgreSQL runs it once per statement (an InitPlan)."},
+	{RulePerRowCall, Warn, "A function called in a policy outside a sub-select runs once for every row the statement reads; in the InitPlan form, (select f()) or col IN (select f()), PostgreSQL runs it once per statement."},
 	{RuleMultiplePermissive, Warn, "Permissive policies are OR-ed: each one widens access, so two for the same role and command are harder to review and slower."},
 	{RuleAppRoleBypasses, Error, "A superuser, a BYPASSRLS role, a table owner, or a member of one, is not filtered by row level security at all."},
 	{RuleViewNotInvoker, Error, "A view runs with its owner's rights unless security_invoker is set, and the owner usually bypasses row level security."},

@@ -248,3 +248,55 @@ func TestPolicyDrift(t *testing.T) {
 			rule: audit.RulePolicyDrift, sev: audit.Warn, detail: "drift not checked"},
 	})
 }
+
+// membershipFunctions are the ways a policy might ask Better Auth's member
+// table whether the caller belongs to an organization: per organization
+// (is_member), as an array (my_organization_ids), as a set
+// (my_organizations), behind an operator (===), and an immutable helper.
+var membershipFunctions = []string{
+	`create function is_member(org text) returns boolean language sql stable security definer set search_path = pg_catalog, pg_temp
+	 as $$ select exists (select 1 from better_auth.member m where m."organizationId" = org and m."userId" = (select public.app_user_id())) $$`,
+	`create function my_organization_ids() returns text[] language sql stable security definer set search_path = pg_catalog, pg_temp
+	 as $$ select array(select m."organizationId" from better_auth.member m where m."userId" = (select public.app_user_id())) $$`,
+	`create function my_organizations() returns setof text language sql stable security definer set search_path = pg_catalog, pg_temp
+	 as $$ select m."organizationId" from better_auth.member m where m."userId" = (select public.app_user_id()) $$`,
+	`create function in_org(org text, who text) returns boolean language sql stable
+	 as $$ select exists (select 1 from better_auth.member m where m."organizationId" = org and m."userId" = who) $$`,
+	"create operator === (leftarg = text, rightarg = text, function = in_org)",
+	"create function norm(s text) returns text language sql immutable as 'select lower(s)'",
+}
+
+func TestPolicyPerRowCall(t *testing.T) {
+	t.Parallel()
+	using := func(expr string) []string {
+		stmts := append(append([]string{}, betterAuth...), membershipFunctions...)
+		return append(stmts, "alter policy todos_select on todos using ("+expr+")")
+	}
+	const object = "policy todos_select on public.todos"
+	runRuleCases(t, []ruleCase{
+		{name: "RowArgument", setup: using("user_id = " + mine + " or is_member(organization_id)"),
+			rule: audit.RulePerRowCall, sev: audit.Warn, detail: "calls is_member() with a column of the row, once per row; it is a stable function in sql",
+			object: object, fix: "organization_id IN (SELECT f())"},
+		{name: "RowArgumentInCorrelatedSubselect", setup: using("user_id = " + mine + " or exists (select 1 where is_member(todos.organization_id))"),
+			rule: audit.RulePerRowCall, sev: audit.Warn, detail: "calls is_member() with a column of the row", object: object},
+		{name: "HoistableArray", setup: using("organization_id = any (my_organization_ids())"),
+			rule: audit.RulePerRowCall, sev: audit.Warn, detail: "calls my_organization_ids() once per row, though its arguments read no column of the row",
+			object: object, fix: "= ANY ((select my_organization_ids(...))::text[])"},
+		{name: "HoistableBuiltin", setup: using("user_id = " + mine + " and created_at <= now() and created_at > now() - interval '1 year'"),
+			rule: audit.RulePerRowCall, sev: audit.Warn, detail: "calls now() once per row", object: object},
+		{name: "HoistableWithConstantArgument", setup: using("user_id = " + mine + " and is_member('acme')"),
+			rule: audit.RulePerRowCall, sev: audit.Warn, detail: "calls is_member() once per row", object: object, fix: "(select is_member(...))"},
+		{name: "InWithCheck", setup: append(using("user_id = "+mine), "alter policy todos_insert on todos with check (user_id = "+mine+" or is_member(organization_id))"),
+			rule: audit.RulePerRowCall, sev: audit.Warn, detail: "WITH CHECK", object: "policy todos_insert on public.todos"},
+		// Silent:
+		{name: "InSubselect", setup: using("user_id = " + mine + " or organization_id in (select my_organizations())"), rule: audit.RulePerRowCall},
+		{name: "AnyOfScalarSubselect", setup: using("organization_id = any ((select my_organization_ids())::text[])"), rule: audit.RulePerRowCall},
+		{name: "AnyOfArraySubselect", setup: using("organization_id = any (array(select my_organizations()))"), rule: audit.RulePerRowCall},
+		{name: "ScalarSubselect", setup: using("user_id = " + mine + " and (select is_member('acme'))"), rule: audit.RulePerRowCall},
+		{name: "Operator", setup: using("organization_id === " + mine), rule: audit.RulePerRowCall},
+		{name: "ImmutableRowArgument", setup: using("user_id = " + mine + " and norm(title) <> ''"), rule: audit.RulePerRowCall},
+		{name: "BuiltinRowArgument", setup: using("user_id = " + mine + " and to_char(created_at, 'YYYY') <> ''"), rule: audit.RulePerRowCall},
+		{name: "CastsAndSyntax", setup: using("user_id = " + mine + " and created_at::date <= '2100-01-01'::timestamptz::date and extract(year from created_at) > 2000"), rule: audit.RulePerRowCall},
+		{name: "IdentityIsAnotherRule", setup: using("user_id = app_user_id()"), rule: audit.RulePerRowCall},
+	})
+}
