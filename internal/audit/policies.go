@@ -142,7 +142,7 @@ func rowCallFix(column string) string {
 	} else {
 		column = ident(column)
 	}
-	return fmt.Sprintf("Have one function return the caller's ids, run once per statement, and test %[1]s against it: %[1]s IN (SELECT f()) for a set-returning f, or %[1]s = ANY ((SELECT f())::type[]) for one returning an array.", column)
+	return fmt.Sprintf("Have one function return the caller's ids, run once per statement, and test %[1]s against it: %[1]s = ANY ((SELECT f())::type[]) for an f returning an array (an InitPlan an index scan can use), or %[1]s IN (SELECT f()) for a set-returning f (a hashed SubPlan, a filter).", column)
 }
 
 func volatility(v string) string {
