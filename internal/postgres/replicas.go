@@ -37,6 +37,7 @@ const systemIdentifier = `select system_identifier from pg_control_system()`
 type replica struct {
 	*server
 	checked atomic.Bool // its safety checks passed
+	refused atomic.Bool // its role could bypass RLS: never used
 	state   atomic.Pointer[replicaState]
 	reads   atomic.Int64
 }
@@ -247,16 +248,22 @@ func (r *routing) observe(ctx context.Context, rep *replica, now time.Time, log 
 // standby of this primary. A role that could bypass RLS is fatal, as on
 // the primary.
 func (r *routing) check(ctx context.Context, rep *replica) error {
-	if rep.checked.Load() {
+	switch {
+	case rep.checked.Load():
 		return nil
+	case rep.refused.Load():
+		return errRefusedReplica
 	}
 	err := checkRole(ctx, rep.current())
 	var refused *RefusalError
 	switch {
 	case errors.As(err, &refused):
-		r.fatal <- fmt.Errorf("replica %s: %w", rep.name, err)
-		rep.checked.Store(false)
-		return errors.New("refused: its role could bypass row level security")
+		rep.refused.Store(true)
+		select {
+		case r.fatal <- fmt.Errorf("replica %s: %w", rep.name, err):
+		default:
+		}
+		return errRefusedReplica
 	case err != nil:
 		return errors.New("unreachable: " + describe(err).Error())
 	}
@@ -272,6 +279,8 @@ func (r *routing) check(ctx context.Context, rep *replica) error {
 	rep.checked.Store(true)
 	return nil
 }
+
+var errRefusedReplica = errors.New("refused: its role could bypass row level security")
 
 // floorOf is what a replica has reached, as a floor it covers: its replay
 // position on the primary's timeline. (A standby that did not follow a

@@ -324,3 +324,22 @@ func TestReadsSurvivePrimaryLoss(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestReplicaWithBypassingRoleStopsTheService gives rowgate a replica URL
+// that logs in as the table owner, who bypasses row level security: the
+// service stops with the reason, as it does for such a primary (the
+// replica never joins rotation before its check passes).
+func TestReplicaWithBypassingRoleStopsTheService(t *testing.T) {
+	t.Parallel()
+	rs := newReplicaSetup(t, devdb.Options{})
+	s := startStack(t, rs.db, app.Config{ReplicaURLs: []string{rs.standby.URL(pgtest.Owner, rs.db.Name)}})
+	select {
+	case err := <-s.runErr:
+		s.runErr <- err // for the cleanup
+		if err == nil || !strings.Contains(err.Error(), "row level security would not hold") || !strings.Contains(err.Error(), "replica") {
+			t.Fatalf("Run returned %v, want the replica's refusal", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the service kept running with a replica whose role bypasses RLS")
+	}
+}
