@@ -22,6 +22,9 @@ import (
 // in one table. Defaults fail closed: no issuer or audience means no start.
 type serveConfig struct {
 	DatabaseURL      string
+	ReplicaURLs      string
+	ReplicaMaxLag    time.Duration
+	ReplicaWait      time.Duration
 	ListenAddr       string
 	JWKSURL          string
 	JWKSFile         string
@@ -128,6 +131,9 @@ func (e *envFlags) integer(p *int, name, env string, def int, usage string) {
 func (c *serveConfig) bind(fs *flag.FlagSet) *envFlags {
 	e := &envFlags{fs: fs}
 	e.secret(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL, connecting as rowgate_app")
+	e.secret(&c.ReplicaURLs, "replica-urls", "DATABASE_REPLICA_URLS", "comma-separated URLs of streaming replicas, connecting as rowgate_app, for read-only requests")
+	e.duration(&c.ReplicaMaxLag, "replica-max-lag", "REPLICA_MAX_LAG", postgres.DefaultReplicaMaxLag, "a replica further behind the primary than this takes no reads")
+	e.duration(&c.ReplicaWait, "replica-wait", "REPLICA_WAIT", postgres.DefaultReplicaWait, "longest a read waits for a replica to reach the caller's last write before it goes to the primary")
 	e.str(&c.ListenAddr, "listen", "LISTEN_ADDR", ":8080", "address to serve HTTP on")
 	e.str(&c.JWKSURL, "jwks-url", "AUTH_JWKS_URL", "", "JWKS URL, e.g. https://app.example.com/api/auth/jwks")
 	e.str(&c.JWKSFile, "jwks-file", "AUTH_JWKS_FILE", "", "JWKS file, instead of a URL")
@@ -206,8 +212,9 @@ func (c *serveConfig) validate(e *envFlags) error {
 func (c *serveConfig) app() app.Config {
 	trusted, _ := httpapi.ParseTrustedProxies(c.TrustedProxies) // validate checked it
 	return app.Config{
-		DatabaseURL: c.DatabaseURL,
-		JWKSURL:     c.JWKSURL, JWKSFile: c.JWKSFile, Issuer: c.Issuer, Audience: c.Audience,
+		DatabaseURL: c.DatabaseURL, ReplicaURLs: splitURLs(c.ReplicaURLs),
+		ReplicaMaxLag: c.ReplicaMaxLag, ReplicaWait: c.ReplicaWait,
+		JWKSURL: c.JWKSURL, JWKSFile: c.JWKSFile, Issuer: c.Issuer, Audience: c.Audience,
 		AllowAnyIssuer: c.AllowAnyIssuer, AllowAnyAudience: c.AllowAnyAudience,
 		ClockSkew: c.ClockSkew, JWKSMinRefresh: c.JWKSMinRefresh,
 		JWKSFetchTimeout: c.JWKSFetchTimeout, JWKSRefreshWait: c.JWKSRefreshWait, JWKSMaxRetry: c.JWKSMaxRetry,
@@ -222,9 +229,30 @@ func (c *serveConfig) app() app.Config {
 	}
 }
 
-func (c *serveConfig) corsOrigins() []string {
+func (c *serveConfig) corsOrigins() []string { return splitList(c.CORSOrigins) }
+
+// splitURLs splits a comma-separated list of postgres:// URLs. A comma
+// not followed by a scheme belongs to the URL before it (a multi-host
+// URL such as postgres://u@h1:5432,h2:5432/db).
+func splitURLs(s string) []string {
 	var out []string
-	for _, o := range strings.Split(c.CORSOrigins, ",") {
+	for _, part := range strings.Split(s, ",") {
+		p := strings.TrimSpace(part)
+		switch {
+		case p == "":
+		case len(out) == 0 || strings.HasPrefix(p, "postgres://") || strings.HasPrefix(p, "postgresql://"):
+			out = append(out, p)
+		default:
+			out[len(out)-1] += "," + p
+		}
+	}
+	return out
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			out = append(out, o)
 		}

@@ -29,6 +29,10 @@ import (
 // environment and flags; the README documents each in one table.
 type Config struct {
 	DatabaseURL string
+	// ReplicaURLs are streaming standbys for read-only requests.
+	ReplicaURLs   []string
+	ReplicaMaxLag time.Duration
+	ReplicaWait   time.Duration
 
 	JWKSURL, JWKSFile                 string
 	Issuer, Audience                  string
@@ -104,6 +108,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		URL: cfg.DatabaseURL, StatementTimeout: cfg.StatementTimeout,
 		MaxConns: int32(cfg.DBMaxConns), AcquireTimeout: cfg.DBAcquireTimeout, Logger: log,
 		IdempotencyKeyTTL: cfg.IdempotencyKeyTTL,
+		ReplicaURLs:       cfg.ReplicaURLs, ReplicaMaxLag: cfg.ReplicaMaxLag, ReplicaWait: cfg.ReplicaWait,
 	})
 	if err != nil {
 		a.verifier.Close()
@@ -162,7 +167,11 @@ func (a *App) ready(ctx context.Context) error {
 		a.log.DebugContext(ctx, "not ready: signing keys", "err", err) // the URL and cause stay in the log
 		waits = append(waits, &httpapi.Waiting{Component: "signing_keys", Reason: keysReason(a.verifier.KeyStats())})
 	}
-	if err := a.db.Ready(ctx); err != nil {
+	var readsOnly *postgres.ReadsOnlyError
+	switch err := a.db.Ready(ctx); {
+	case errors.As(err, &readsOnly) && len(waits) == 0:
+		return &httpapi.Degraded{Waiting: httpapi.Waiting{Component: "database", Reason: err.Error()}}
+	case err != nil:
 		waits = append(waits, &httpapi.Waiting{Component: "database", Reason: err.Error()})
 	}
 	return errors.Join(waits...)

@@ -20,7 +20,8 @@ func (a *App) samples() []httpapi.Sample {
 	const unavailable = "Requests answered 503 because of the database, by kind."
 	k := a.verifier.KeyStats()
 	const fetchFailures = "Failed JWKS fetches, by cause."
-	return []httpapi.Sample{
+	out := a.routingSamples()
+	return append(out, []httpapi.Sample{
 		g("rowgate_jwks_loaded", "1 once a signing key set has loaded (it stays loaded through outages).", boolValue(k.Loaded)),
 		g("rowgate_jwks_keys", "Usable keys in the current set.", float64(k.Keys)),
 		c("rowgate_jwks_fetches_total", "JWKS fetch attempts.", float64(k.Fetches)),
@@ -46,7 +47,33 @@ func (a *App) samples() []httpapi.Sample {
 		c("rowgate_db_unavailable_total", unavailable, float64(f.OutcomeUnknown), "kind", "outcome_unknown"),
 		c("rowgate_db_dead_conns_discarded_total", "Pooled connections found dead before anything was sent on them.", float64(f.DeadConnsDiscarded)),
 		c("rowgate_db_pooler_switches_total", "Switches to unnamed statements after a transaction pooler's errors.", float64(f.PoolerSwitches)),
+	}...)
+}
+
+// routingSamples reports where reads went and each replica's state; none
+// without replicas.
+func (a *App) routingSamples() []httpapi.Sample {
+	rs := a.db.Routing()
+	if len(rs.Replicas) == 0 {
+		return nil
 	}
+	const reads = "Reads served, by database server (primary, or a replica's host)."
+	const fallbacks = "Reads sent to the primary although replicas are configured, by reason."
+	out := []httpapi.Sample{
+		{Name: "rowgate_db_reads_total", Help: reads, Counter: true, Value: float64(rs.PrimaryReads), Labels: []string{"target", "primary"}},
+		{Name: "rowgate_db_replica_floors", Help: "Callers whose last write some replica in rotation has not replayed yet.", Value: float64(rs.Floors)},
+	}
+	for reason, n := range rs.Fallbacks {
+		out = append(out, httpapi.Sample{Name: "rowgate_db_replica_fallbacks_total", Help: fallbacks, Counter: true, Value: float64(n), Labels: []string{"reason", reason}})
+	}
+	for _, r := range rs.Replicas {
+		out = append(out,
+			httpapi.Sample{Name: "rowgate_db_reads_total", Help: reads, Counter: true, Value: float64(r.Reads), Labels: []string{"target", r.Name}},
+			httpapi.Sample{Name: "rowgate_db_replica_lag_seconds", Help: "How far each replica's replay is behind the primary.", Value: r.Lag.Seconds(), Labels: []string{"replica", r.Name}},
+			httpapi.Sample{Name: "rowgate_db_replica_in_rotation", Help: "1 while a replica takes reads.", Value: boolValue(r.InRotation), Labels: []string{"replica", r.Name}},
+		)
+	}
+	return out
 }
 
 func boolValue(b bool) float64 {

@@ -27,6 +27,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			errc <- err
 		}
 	}()
+	go func() {
+		select {
+		case err := <-a.db.Fatal(): // a replica's role could bypass RLS
+			a.log.Error("refusing to serve", slog.Any("err", err))
+			errc <- err
+		case <-checks.Done():
+		}
+	}()
 	a.log.Info("listening", slog.String("addr", ln.Addr().String()))
 	select {
 	case err := <-errc:

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -19,6 +20,14 @@ type Waiting struct {
 
 func (w *Waiting) Error() string { return w.Component + ": " + w.Reason }
 
+// Degraded is a readiness answer of a service that still serves some
+// requests (reads, from replicas) while a dependency is down: /readyz
+// answers 200, so load balancers keep sending traffic, and says what is
+// missing.
+type Degraded struct{ Waiting }
+
+func (d *Degraded) Error() string { return "degraded: " + d.Waiting.Error() }
+
 // healthz answers 200 while the process runs.
 func healthz(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, []byte(`{"status":"ok"}`))
@@ -31,7 +40,16 @@ func readyz(ready func(context.Context) error) echo.HandlerFunc {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
 		if ready != nil {
-			if err := ready(ctx); err != nil {
+			err := ready(ctx)
+			var d *Degraded
+			if errors.As(err, &d) {
+				body, _ := json.Marshal(struct {
+					Status     string    `json:"status"`
+					WaitingFor []Waiting `json:"waiting_for"`
+				}{"degraded", []Waiting{d.Waiting}})
+				return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
+			}
+			if err != nil {
 				p := problem(http.StatusServiceUnavailable, "not_ready", "Not ready to serve.").
 					withHeader("Retry-After", "1").withCause(err)
 				p.WaitingFor = waitingIn(err)

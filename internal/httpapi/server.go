@@ -60,8 +60,8 @@ func New(o Options) *echo.Echo {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  o.CORSOrigins,
 			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
-			AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", headerRequestID, headerIdempotencyKey},
-			ExposeHeaders: []string{"ETag", "Location", headerRequestID, "Retry-After", "RateLimit", "RateLimit-Policy", headerIdempotentReplayed},
+			AllowHeaders:  []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", headerRequestID, headerIdempotencyKey, headerConsistencyToken},
+			ExposeHeaders: []string{"ETag", "Location", headerRequestID, "Retry-After", "RateLimit", "RateLimit-Policy", headerIdempotentReplayed, headerConsistencyToken},
 			MaxAge:        600,
 		}))
 	}
@@ -71,7 +71,7 @@ func New(o Options) *echo.Echo {
 	e.GET("/metrics", echo.WrapHandler(m.handler()))
 	e.GET("/openapi.json", openAPI)
 
-	v1 := e.Group("/v1", withTimeout(o.RequestTimeout), withBodyLimit, limits.around(o.Auth))
+	v1 := e.Group("/v1", withTimeout(o.RequestTimeout), withBodyLimit, limits.around(o.Auth), withConsistency)
 	me := meHandlers{store: o.Users}
 	v1.GET("/me", me.get)
 	v1.PATCH("/me", me.update)

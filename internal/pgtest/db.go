@@ -90,6 +90,18 @@ func (db *DB) Conn(t testing.TB, role string) *pgx.Conn {
 	return conn
 }
 
+// ConnTo connects to url (a server of the test's own, such as a standby);
+// the connection closes with t.
+func ConnTo(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 // Pool opens a pool to this database as role; it closes with t.
 func (db *DB) Pool(t testing.TB, role string) *pgxpool.Pool {
 	t.Helper()

@@ -47,6 +47,17 @@ type Config struct {
 	KnownUsers int
 	// DialFunc, when set, replaces the dialer (tests count round trips).
 	DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ReplicaURLs are streaming standbys that read-only requests may go
+	// to (each with its own pool); none by default.
+	ReplicaURLs []string
+	// ReplicaMaxLag takes a replica out of rotation while it is further
+	// behind the primary than this.
+	ReplicaMaxLag time.Duration
+	// ReplicaWait bounds how long a read waits for a replica to reach the
+	// caller's last write before it goes to the primary.
+	ReplicaWait time.Duration
+	// ReplicaMonitorInterval is how often replicas' state is read.
+	ReplicaMonitorInterval time.Duration
 	// Logger receives changes of state (database unreachable, reachable
 	// again, pooler detected); nil discards.
 	Logger *slog.Logger
@@ -64,6 +75,17 @@ func (c Config) withDefaults() Config {
 	}
 	if c.KnownUsers <= 0 {
 		c.KnownUsers = DefaultKnownUsers
+	}
+	if c.ReplicaMaxLag <= 0 {
+		c.ReplicaMaxLag = DefaultReplicaMaxLag
+	}
+	if c.ReplicaWait < 0 {
+		c.ReplicaWait = 0
+	} else if c.ReplicaWait == 0 {
+		c.ReplicaWait = DefaultReplicaWait
+	}
+	if c.ReplicaMonitorInterval <= 0 {
+		c.ReplicaMonitorInterval = DefaultReplicaMonitor
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -83,8 +105,8 @@ type DB struct {
 	known          *knownUsers
 	log            *slog.Logger
 	gate           gate
-	health         health
 	faults         faultCounters
+	routing        *routing // nil without replicas
 }
 
 // Open builds the pool without connecting, so rowgate can start before
@@ -105,11 +127,43 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		log:            cfg.Logger,
 	}
 	db.gate.init()
+	if len(cfg.ReplicaURLs) > 0 {
+		if db.routing, err = newRouting(cfg); err != nil {
+			primary.close()
+			return nil, err
+		}
+		db.routing.start(primary, cfg.Logger)
+	}
 	return db, nil
 }
 
-// Close waits for connections in use to be released, then closes them.
-func (db *DB) Close() { db.primary.close() }
+// Close stops the replica monitor, waits for connections in use to be
+// released, then closes them.
+func (db *DB) Close() {
+	if db.routing != nil {
+		db.routing.close()
+	}
+	db.primary.close()
+}
+
+// Routing reports where reads went and each replica's state; zero without
+// replicas.
+func (db *DB) Routing() RoutingStats {
+	if db.routing == nil {
+		return RoutingStats{}
+	}
+	return db.routing.stats()
+}
+
+// Fatal delivers the refusal of a replica whose role could bypass row
+// level security: the service must stop, as for the primary. It never
+// delivers without replicas.
+func (db *DB) Fatal() <-chan error {
+	if db.routing == nil {
+		return nil
+	}
+	return db.routing.fatal
+}
 
 // Stat reports the primary pool's statistics, for metrics.
 func (db *DB) Stat() *pgxpool.Stat { return db.primary.current().Stat() }
@@ -128,10 +182,20 @@ func (db *DB) Ready(ctx context.Context) error {
 	}
 	var one int
 	if err := db.primary.current().QueryRow(ctx, "select 1").Scan(&one); err != nil {
+		if db.routing != nil && db.routing.serving() {
+			return &ReadsOnlyError{Reason: describe(err).Error()}
+		}
 		return describe(err)
 	}
 	return nil
 }
+
+// ReadsOnlyError is Ready's answer while the primary cannot be reached
+// but a replica in rotation still serves reads: the service is degraded
+// (writes answer 503), not down.
+type ReadsOnlyError struct{ Reason string }
+
+func (e *ReadsOnlyError) Error() string { return "the primary: " + e.Reason + "; replicas serve reads" }
 
 // WaitReady runs CheckRole until it passes, retrying with capped,
 // jittered backoff while the database cannot be reached, and logging
@@ -145,7 +209,7 @@ func (db *DB) WaitReady(ctx context.Context) error {
 		var refused *RefusalError
 		switch {
 		case err == nil:
-			db.health.answered(db.log, db.primary.name)
+			db.primary.health.answered(db.log, db.primary.name)
 			return nil
 		case errors.As(err, &refused):
 			return err
@@ -153,7 +217,7 @@ func (db *DB) WaitReady(ctx context.Context) error {
 			return ctx.Err()
 		}
 		db.gate.setReason(describe(err))
-		db.health.failed(db.log, db.primary.name, err)
+		db.primary.health.failed(db.log, db.primary.name, err)
 		if !sleep(ctx, jitter(delay)) {
 			return ctx.Err()
 		}

@@ -29,6 +29,7 @@ type server struct {
 	why     atomic.Pointer[string]
 	retired []*pgxpool.Pool // pools replaced by a switch, closed with the server
 
+	health   health       // whether it last answered, for logs
 	switches atomic.Int64 // switches to pooler-safe statements
 	dead     atomic.Int64 // pooled connections found dead before use
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -47,7 +48,7 @@ const (
 func (i intent) replaySafe() bool { return i != writes }
 
 // run is the one door into the database. It sends, in one pipelined batch
-// and therefore one implicit transaction and one round trip:
+// and therefore one transaction and one round trip:
 //
 //  1. set_config('app.user_id', caller.ID, true) and the statement timeout;
 //  2. for a caller not known to exist yet, the provisioning insert;
@@ -58,6 +59,11 @@ func (i intent) replaySafe() bool { return i != writes }
 // ctx's deadline, when that is safe: when PostgreSQL cannot have executed
 // it, or when intent says a replay is harmless. build may be called
 // several times, so it must reset whatever its callbacks fill in.
+//
+// With replicas, reads go to one that has the caller's last write (see
+// routing), and a write's batch also returns the primary's WAL position
+// after its commit: the caller's new floor, remembered here and handed to
+// the client as a Consistency-Token.
 func (db *DB) run(ctx context.Context, caller todo.Caller, in intent, build func(b *pgx.Batch)) error {
 	if caller.ID == "" {
 		// Fail closed: never send a request without an identity.
@@ -71,68 +77,181 @@ func (db *DB) run(ctx context.Context, caller todo.Caller, in intent, build func
 	if err := db.gate.wait(ctx); err != nil {
 		return err
 	}
-	provision := !db.known.has(caller.ID)
+	sh := db.plan(ctx, caller, in, !db.known.has(caller.ID))
 	for attempt := 0; ; attempt++ {
-		err := db.attempt(ctx, caller, provision, build)
+		f, err := db.attempt(ctx, caller, sh, build)
 		switch {
 		case err == nil:
-			if provision {
-				db.known.add(caller.ID)
-			}
+			db.done(ctx, caller, sh, f)
 			return nil
-		case errors.Is(err, errUserMissing) && !provision:
+		case errors.Is(err, errUserMissing) && !sh.provision:
 			db.known.forget(caller.ID)
-			provision = true
+			sh = db.onPrimary(in, true) // provisioning writes
 			continue
 		}
-		var f *fault
-		if !errors.As(err, &f) || !f.retryable(in.replaySafe()) {
+		var flt *fault
+		if !errors.As(err, &flt) || !flt.retryable(in.replaySafe()) {
 			return db.outcome(err, in)
 		}
-		if !db.recover(f) && !pause(ctx, attempt) {
+		if !db.recover(sh.target, flt) && !pause(ctx, attempt) {
 			return db.outcome(err, in)
 		}
-		db.faults.retried(f.stage)
-		db.log.Debug("postgres: retrying a batch on a fresh connection", slog.Int("attempt", attempt+1), slog.Any("err", err))
+		db.faults.retried(flt.stage)
+		db.log.Debug("postgres: retrying a batch on a fresh connection", slog.String("server", sh.target.name),
+			slog.Int("attempt", attempt+1), slog.Any("err", err))
+		sh = db.replan(ctx, caller, in, sh, flt)
 	}
 }
 
-// attempt sends the batch once, on one connection.
-func (db *DB) attempt(ctx context.Context, caller todo.Caller, provision bool, build func(b *pgx.Batch)) error {
-	conn, err := db.acquire(ctx, db.primary.current())
+// shot is where one attempt goes and what it carries.
+type shot struct {
+	target    *server
+	replica   *replica // nil on the primary
+	provision bool
+	// floor: a write on a primary with replicas, whose batch commits
+	// explicitly and then reads the WAL position.
+	floor bool
+}
+
+// onPrimary is a shot at the primary.
+func (db *DB) onPrimary(in intent, provision bool) shot {
+	return shot{target: db.primary, provision: provision, floor: in != reads && db.routing != nil}
+}
+
+// plan decides where a batch goes first. Writes, and the first request of
+// a caller this process has not seen (it provisions the users row), go to
+// the primary; reads go to a replica that has the caller's last write, if
+// any does (in time), else to the primary.
+func (db *DB) plan(ctx context.Context, caller todo.Caller, in intent, provision bool) shot {
+	if in != reads || db.routing == nil {
+		return db.onPrimary(in, provision)
+	}
+	if provision {
+		db.routing.fallback(fallbackFirstContact)
+		return db.onPrimary(in, true)
+	}
+	return db.readShot(ctx, caller)
+}
+
+// readShot routes a read by the caller's floor: the greater of the one
+// this process remembers and the one the client's Consistency-Token names.
+func (db *DB) readShot(ctx context.Context, caller todo.Caller) shot {
+	need, primaryOnly := db.routing.floors.get(caller.ID, time.Now())
+	if c := todo.ConsistencyFrom(ctx); c != nil && c.In != "" {
+		tf, ok := parseToken(c.In)
+		switch {
+		case !ok:
+			primaryOnly = true // malformed or forged: the primary answers it
+		case need.zero() || !need.covers(tf):
+			need = tf
+		}
+	}
+	rep, reason := db.routing.pick(ctx, need, primaryOnly)
+	if rep == nil {
+		db.routing.fallback(reason)
+		return db.onPrimary(reads, false)
+	}
+	return shot{target: rep.server, replica: rep}
+}
+
+// replan chooses where a failed read goes next: away from a replica that
+// failed, and to a replica when the primary cannot be reached at all (the
+// read then goes without provisioning; the caller's users row is created
+// by their first write).
+func (db *DB) replan(ctx context.Context, caller todo.Caller, in intent, sh shot, f *fault) shot {
+	if in != reads || db.routing == nil || !connectionLost(f.err) {
+		return sh
+	}
+	if sh.replica != nil {
+		sh.replica.markDown("unreachable: " + describe(f.err).Error())
+		return db.readShot(ctx, caller)
+	}
+	if next := db.readShot(ctx, caller); next.replica != nil {
+		return next
+	}
+	return sh
+}
+
+// done records what a successful batch tells: a known caller, where a
+// read went, and a write's floor.
+func (db *DB) done(ctx context.Context, caller todo.Caller, sh shot, f floor) {
+	if sh.provision {
+		db.known.add(caller.ID)
+	}
+	if db.routing == nil {
+		return
+	}
+	switch {
+	case sh.replica != nil:
+		sh.replica.reads.Add(1)
+	case !sh.floor:
+		db.routing.primary.Add(1)
+	default:
+		db.routing.floors.remember(caller.ID, f, time.Now())
+		if c := todo.ConsistencyFrom(ctx); c != nil && f.lsn != pinned(0, 0).lsn {
+			c.Out = f.token()
+		}
+	}
+}
+
+// attempt sends the batch once, on one connection of sh.target, and
+// returns the write's floor when sh.floor.
+func (db *DB) attempt(ctx context.Context, caller todo.Caller, sh shot, build func(b *pgx.Batch)) (floor, error) {
+	conn, err := db.acquire(ctx, sh.target)
 	if err != nil {
-		return err
+		return floor{}, err
 	}
 	defer conn.Release()
 	b := &pgx.Batch{}
+	var got floor
+	committed := false
+	if sh.floor {
+		b.Queue("begin")
+	}
 	b.Queue(setIdentity, caller.ID, db.timeout)
-	if provision {
+	if sh.provision {
 		b.Queue(provisionUser, caller.ID, nullable(caller.Email), nullable(caller.Name))
 	}
 	build(b)
+	if sh.floor {
+		b.Queue("commit").Exec(func(pgconn.CommandTag) error { committed = true; return nil })
+		b.Queue(walPosition).QueryRow(func(row pgx.Row) error {
+			var lsn, tl int64
+			err := row.Scan(&lsn, &tl)
+			got = floor{system: db.routing.system.Load(), timeline: uint32(tl), lsn: uint64(lsn)}
+			return err
+		})
+	}
 	lastDone := trackLast(b)
 	err = conn.SendBatch(ctx, b).Close()
+	if sh.floor && !conn.Conn().IsClosed() && conn.Conn().PgConn().TxStatus() != 'I' {
+		conn.Conn().Exec(ctx, "rollback") // an error inside the explicit transaction
+	}
 	switch {
 	case err == nil:
-		db.health.answered(db.log, db.primary.name)
-		return nil
+		sh.target.health.answered(db.log, sh.target.name)
+		return got, nil
+	case committed:
+		// The write took effect; only its position was lost with the
+		// connection. The caller's reads go to the primary for a while.
+		return pinned(db.routing.system.Load(), db.routing.timeline.Load()), nil
 	case isMissingOwner(err):
-		return errUserMissing
+		return floor{}, errUserMissing
 	case !isFault(err):
-		return err // a scan error, no rows, or a callback's own error
+		return floor{}, err // a scan error, no rows, or a callback's own error
 	}
-	f := classifyAttempt(err, *lastDone)
 	if connectionLost(err) {
-		db.health.failed(db.log, db.primary.name, err)
+		sh.target.health.failed(db.log, sh.target.name, err)
 	}
-	return f
+	return floor{}, classifyAttempt(err, *lastDone && !sh.floor)
 }
 
 // acquire takes a connection from pool, waiting at most acquireTimeout. A
 // pool that stays exhausted that long is shedding load: ErrOverloaded.
-func (db *DB) acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+func (db *DB) acquire(ctx context.Context, target *server) (*pgxpool.Conn, error) {
 	actx, cancel := context.WithTimeout(ctx, db.acquireTimeout)
 	defer cancel()
+	pool := target.current()
 	conn, err := pool.Acquire(actx)
 	switch {
 	case err == nil:
@@ -143,7 +262,7 @@ func (db *DB) acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, e
 			return nil, fmt.Errorf("%w: no connection free within %s", todo.ErrOverloaded, db.acquireTimeout)
 		}
 	}
-	db.health.failed(db.log, db.primary.name, err)
+	target.health.failed(db.log, target.name, err)
 	return nil, &fault{err, notSent}
 }
 
@@ -152,13 +271,13 @@ func (db *DB) acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, e
 // pool that meets a transaction pooler switches to unnamed statements;
 // connections to a server that turned read-only (a demoted primary) are
 // all discarded.
-func (db *DB) recover(f *fault) bool {
+func (db *DB) recover(target *server, f *fault) bool {
 	var pgErr *pgconn.PgError
 	switch {
 	case statementCacheError(f.err):
-		return db.primary.switchToPoolerSafe(f.err)
+		return target.switchToPoolerSafe(f.err)
 	case errors.As(f.err, &pgErr) && pgErr.Code == pgerrcode.ReadOnlySQLTransaction:
-		db.primary.current().Reset()
+		target.current().Reset()
 	}
 	return false
 }

@@ -2,7 +2,9 @@
 // PostgreSQL that restarts, crashes or is not there yet, every backend
 // terminated at once (a Neon suspend, a pooler's server_lifetime, a
 // failover), a transaction pooler on a port nothing could guess from, an
-// identity provider that is down, a pool that runs dry. Each test starts
+// identity provider that is down, a pool that runs dry; and streaming
+// replicas: read-your-writes with replay paused, reads that outlive the
+// primary, and failover to a promoted standby. Each test starts
 // and stops real processes (PostgreSQL from the installed binaries,
 // Debian's PgBouncer, an HTTP JWKS server) and counts what the clients
 // saw: status codes by class, and rows in the database against the ids

@@ -43,11 +43,19 @@ type stack struct {
 // and stops it when t ends. It does not wait for readiness.
 func startStack(t *testing.T, db *pgtest.DB, cfg app.Config) *stack {
 	t.Helper()
-	s := &stack{db: db, logs: &lockedBuffer{}, runErr: make(chan error, 1)}
-	var err error
-	if s.key, err = auth.LoadOrCreateDevKey(t.TempDir()); err != nil {
+	key, err := auth.LoadOrCreateDevKey(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
+	return startStackWithKey(t, db, cfg, key)
+}
+
+// startStackWithKey is startStack trusting key, so that two rowgate
+// processes can take the same tokens.
+func startStackWithKey(t *testing.T, db *pgtest.DB, cfg app.Config, key *auth.DevKey) *stack {
+	t.Helper()
+	s := &stack{db: db, logs: &lockedBuffer{}, runErr: make(chan error, 1), key: key}
+	var err error
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = db.URL(pgtest.App)
 	}
