@@ -65,12 +65,14 @@ func classifyPg(pgErr *pgconn.PgError, err error) error {
 	return err
 }
 
-// isMissingOwner reports a todo insert whose owner row is gone (23503 on
-// todos_user_id_fkey).
+// isMissingOwner reports a write to an owned table whose owner's users row
+// is gone: 23503 on the foreign key of its user_id column, which every
+// owned table has and PostgreSQL names <table>_user_id_fkey. The door then
+// provisions the caller again and resends the batch.
 func isMissingOwner(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == pgerrcode.ForeignKeyViolation &&
-		pgErr.ConstraintName == "todos_user_id_fkey"
+		pgErr.ConstraintName == pgErr.TableName+"_user_id_fkey"
 }
 
 // fieldOf names the field a constraint guards: constraints in sql/ are named

@@ -103,3 +103,17 @@ func TestCreateOnceExpiry(t *testing.T) {
 		t.Fatalf("after expiry: %+v, replayed %v, %v; want a new todo", second, replayed, err)
 	}
 }
+
+// TestCreateOnceAfterUserVanished: a keyed create whose caller's users row
+// was deleted behind this process's back provisions it again, as a plain
+// create does (the foreign key of any owned table's user_id says so).
+func TestCreateOnceAfterUserVanished(t *testing.T) {
+	t.Parallel()
+	db, tdb := open(t, postgres.Config{})
+	ctx := context.Background()
+	mustCreate(t, db, alice, "known")
+	tdb.Exec(t, "delete from users where id = $1", alice.ID)
+	if _, _, err := db.Todos().CreateOnce(ctx, alice, todo.NewTodo{Title: "after"}, "k"); err != nil {
+		t.Fatalf("keyed create after the users row vanished: %v", err)
+	}
+}
