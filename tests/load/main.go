@@ -16,6 +16,9 @@
 // users with the development key and seeds each with M todos, as each user,
 // through the row level security policies.
 //
+// -echo-token makes every simulated user send the Consistency-Token of
+// its last write with its reads, as a client of read-your-writes does.
+//
 // -compare REV builds `rowgate` at git revision REV (git archive into a
 // temporary folder, removed afterwards) and from this checkout, starts both
 // against the same seeded database (migrated by this checkout), and drives
@@ -79,6 +82,7 @@ type options struct {
 	unix                bool
 	serverEnv           envList
 
+	echoToken bool          // users send their last write's Consistency-Token with reads
 	compare   string        // -compare: the git revision to compare against
 	rounds    int           // -compare: alternating rounds
 	minRatio  float64       // -compare: least median new/old throughput
@@ -113,6 +117,7 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile here")
 	flag.BoolVar(&o.unix, "unix", false, "own stack: serve HTTP on a unix socket instead of 127.0.0.1")
 	flag.Var(&o.serverEnv, "server-env", "own stack: NAME=value for the server's environment (repeatable), e.g. GOGC=200; with -compare, for both binaries")
+	flag.BoolVar(&o.echoToken, "echo-token", false, "each user sends the Consistency-Token of its last write with its reads")
 	flag.StringVar(&o.compare, "compare", "", "compare list throughput of this checkout (new) against rowgate built at this git revision (old)")
 	flag.IntVar(&o.rounds, "rounds", 40, "-compare: alternating rounds (ABBA); each side is measured -duration/-rounds per round")
 	flag.Float64Var(&o.minRatio, "min-ratio", 0.95, "-compare: fail when the median new/old throughput ratio is below this")
