@@ -79,6 +79,8 @@ type result struct {
 	violationSamples []string
 	rssPeak          int64
 	serverCPU        time.Duration // -compare: CPU the server used during the span
+	cpu              cpuUse        // drive and -replicas: CPU of the server and PostgreSQL
+	cpuErr           string        // why cpu was not measured, if it was not
 	stale            int64         // write-then-list pairs whose list lacked the write
 
 	mu sync.Mutex // guards the error and violation fields while workers run
@@ -227,14 +229,32 @@ func (dr *driver) close() {
 	}
 }
 
-// drive runs conns workers for d, each on a disjoint share of the users.
+// drive runs conns workers for d, each on a disjoint share of the users,
+// and measures the CPU the server and PostgreSQL used meanwhile.
 func drive(ctx context.Context, st *stack, pop *population, m mix, conns int, d time.Duration, seed int64) (*result, error) {
 	dr, err := newClientDriver(st, clientOptions{base: st.base, echoToken: st.o.echoToken}, pop, m, conns, seed)
 	if err != nil {
 		return nil, err
 	}
 	defer dr.close()
-	return dr.run(ctx, d), nil
+	return measureCPU(st, func() *result { return dr.run(ctx, d) }), nil
+}
+
+// measureCPU runs span and records in its result the CPU that the stack's
+// server and clusters used meanwhile, or why it could not.
+func measureCPU(st *stack, span func() *result) *result {
+	before, err := st.cpuNow()
+	r := span()
+	if err == nil {
+		var after cpuUse
+		if after, err = st.cpuNow(); err == nil {
+			r.cpu = after.sub(before)
+		}
+	}
+	if err != nil {
+		r.cpuErr = err.Error()
+	}
+	return r
 }
 
 func sampleRSS(st *stack, peak *int64) (stop func()) {

@@ -44,6 +44,11 @@ func TestLoadSmoke(t *testing.T) {
 	if res.total() < 100 {
 		t.Fatalf("only %d requests in %s", res.total(), o.duration)
 	}
+	// Both did real work for every request: far more than 10 µs of CPU.
+	if res.cpuErr != "" || res.cpu.server < time.Duration(res.total())*10*time.Microsecond ||
+		res.cpu.primary < time.Duration(res.total())*10*time.Microsecond || res.cpu.standbysMeasured {
+		t.Errorf("CPU over %d requests: %+v (%s)", res.total(), res.cpu, res.cpuErr)
+	}
 	// The modes below reuse the stack: booting it is most of the cost.
 	t.Run("Soak", func(t *testing.T) { testSoak(ctx, t, st, pop, m, o) })
 	t.Run("CompareRounds", func(t *testing.T) { testCompareRounds(ctx, t, st, pop, m, o) })

@@ -59,6 +59,12 @@ func (r *result) print(w io.Writer, title string) {
 	for _, s := range r.violationSamples {
 		fmt.Fprintln(w, "  VIOLATION:", s)
 	}
+	switch {
+	case r.cpuErr != "":
+		fmt.Fprintf(w, "\nCPU per request not measured: %s\n", r.cpuErr)
+	case r.cpu != cpuUse{}:
+		printCPU(w, r.cpu, r.total())
+	}
 }
 
 // merge adds up runs of the same workload.
@@ -76,6 +82,11 @@ func merge(rs []*result) *result {
 		m.violationSamples = append(m.violationSamples, r.violationSamples...)
 		m.rssPeak = max(m.rssPeak, r.rssPeak)
 		m.serverCPU += r.serverCPU
+		m.cpu = m.cpu.add(r.cpu)
+		m.stale += r.stale
+		if r.cpuErr != "" {
+			m.cpuErr = r.cpuErr
+		}
 	}
 	return m
 }

@@ -32,10 +32,11 @@ type stack struct {
 	key      *auth.DevKey
 	o        options
 
-	cluster *devdb.Cluster
-	tmp     string
-	bin     string
-	server  *proc // the current server; nil with -target
+	cluster     *devdb.Cluster
+	primaryData string // the cluster's data directory, for its CPU
+	tmp         string
+	bin         string
+	server      *proc // the current server; nil with -target
 }
 
 // openStack boots the own stack, or checks -target is on loopback.
@@ -57,6 +58,10 @@ func openStack(ctx context.Context, o options) (*stack, error) {
 		return nil, err
 	}
 	st.superURL = st.cluster.URL(devdb.Superuser, dbName)
+	if st.primaryData, err = dataDirectory(ctx, st.cluster); err != nil {
+		st.close()
+		return nil, err
+	}
 	if err := migrate.Bootstrap(ctx, st.cluster.URL(devdb.Superuser, "postgres"), owner, "owner", dbName); err != nil {
 		st.close()
 		return nil, err
