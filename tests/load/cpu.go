@@ -94,11 +94,19 @@ func (st *stack) cpuNow() (cpuUse, error) {
 	if err != nil {
 		return cpuUse{}, err
 	}
-	byCluster, err := postgresCPU([]string{st.primaryData})
+	roots := []string{st.primaryData}
+	for _, s := range st.standbys {
+		roots = append(roots, s.data)
+	}
+	byCluster, err := postgresCPU(roots)
 	if err != nil {
 		return cpuUse{}, err
 	}
-	return cpuUse{server: server, primary: byCluster[0]}, nil
+	u := cpuUse{server: server, primary: byCluster[0], standbysMeasured: len(st.standbys) > 0}
+	for _, d := range byCluster[1:] {
+		u.standbys += d
+	}
+	return u, nil
 }
 
 // dataDirectory asks a cluster where its data directory is (devdb does

@@ -28,6 +28,18 @@ func (r *result) stats(o op) opStats {
 	return opStats{count: len(s), rps: r.rps(o), p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99)}
 }
 
+// mean latency of one operation (0 without requests).
+func (r *result) mean(o op) time.Duration {
+	if len(r.lat[o]) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range r.lat[o] {
+		sum += d
+	}
+	return sum / time.Duration(len(r.lat[o]))
+}
+
 // p99 of a span, all operations together.
 func (r *result) p99() time.Duration {
 	var all []time.Duration
@@ -89,4 +101,13 @@ func merge(rs []*result) *result {
 		}
 	}
 	return m
+}
+
+// absorbFailures adds the errors and violations of other (an unmeasured
+// warm-up, say) to r's, so that no wrong response goes unreported.
+func (r *result) absorbFailures(other *result) {
+	r.errors += other.errors
+	r.violations += other.violations
+	r.errorSamples = append(other.errorSamples, r.errorSamples...)
+	r.violationSamples = append(other.violationSamples, r.violationSamples...)
 }
