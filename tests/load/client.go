@@ -26,7 +26,17 @@ type conn struct {
 	c       net.Conn
 	r       *bufio.Reader
 	w       *bufio.Writer
+
+	// wantToken makes readResponse keep each response's Consistency-Token
+	// in token (empty when it has none); off, headers are not compared
+	// with its name.
+	wantToken bool
+	token     []byte
 }
+
+// headerToken is the header that carries read-your-writes: every
+// successful write answers one, and a read may send it back.
+var headerToken = []byte("Consistency-Token")
 
 // newConn targets base, http://host:port or unix:/path/to.sock.
 func newConn(base string) *conn {
@@ -57,8 +67,13 @@ func (cn *conn) close() {
 // do sends one request and reads the response body into body. It redials
 // once if the kept-alive connection was closed by the server.
 func (cn *conn) do(ctx context.Context, method, path, bearer, payload string, body *bytes.Buffer) (int, error) {
+	return cn.doWithToken(ctx, method, path, bearer, "", payload, body)
+}
+
+// doWithToken is do with a Consistency-Token header, unless token is empty.
+func (cn *conn) doWithToken(ctx context.Context, method, path, bearer, token, payload string, body *bytes.Buffer) (int, error) {
 	for attempt := 0; ; attempt++ {
-		status, err := cn.try(ctx, method, path, bearer, payload, body)
+		status, err := cn.try(ctx, method, path, bearer, token, payload, body)
 		if err == nil || attempt > 0 || !retryable(err) {
 			return status, err
 		}
@@ -70,7 +85,7 @@ func retryable(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
-func (cn *conn) try(ctx context.Context, method, path, bearer, payload string, body *bytes.Buffer) (int, error) {
+func (cn *conn) try(ctx context.Context, method, path, bearer, token, payload string, body *bytes.Buffer) (int, error) {
 	if cn.c == nil {
 		if err := cn.dial(ctx); err != nil {
 			return 0, err
@@ -85,6 +100,10 @@ func (cn *conn) try(ctx context.Context, method, path, bearer, payload string, b
 	w.WriteString(cn.host)
 	w.WriteString("\r\nAuthorization: ")
 	w.WriteString(bearer)
+	if token != "" {
+		w.WriteString("\r\nConsistency-Token: ")
+		w.WriteString(token)
+	}
 	if payload != "" {
 		w.WriteString("\r\nContent-Type: application/json\r\nContent-Length: ")
 		w.WriteString(strconv.Itoa(len(payload)))
@@ -115,6 +134,7 @@ func (cn *conn) readResponse(body *bytes.Buffer) (int, error) {
 		return 0, fmt.Errorf("bad status line %q", line)
 	}
 	length, chunked, closing := -1, false, false
+	cn.token = cn.token[:0]
 	for {
 		h, err := cn.r.ReadSlice('\n')
 		if err != nil {
@@ -136,6 +156,8 @@ func (cn *conn) readResponse(body *bytes.Buffer) (int, error) {
 			chunked = bytes.EqualFold(value, []byte("chunked"))
 		case bytes.EqualFold(name, []byte("Connection")):
 			closing = bytes.EqualFold(value, []byte("close"))
+		case cn.wantToken && bytes.EqualFold(name, headerToken):
+			cn.token = append(cn.token, value...)
 		}
 	}
 	body.Reset()

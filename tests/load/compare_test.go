@@ -170,6 +170,20 @@ func TestModeDefaults(t *testing.T) {
 			t.Fatalf("mix %s, duration %s, warmup %s", o.mix, o.duration, o.warmup)
 		}
 	})
+	t.Run("Replicas", func(t *testing.T) {
+		o := base()
+		o.replicas, o.rounds = true, 40
+		if err := modeDefaults(&o, map[string]bool{}); err != nil || o.duration != time.Minute || o.rounds != 18 || o.warmup != time.Second {
+			t.Fatalf("err %v, duration %s, rounds %d, warmup %s", err, o.duration, o.rounds, o.warmup)
+		}
+	})
+	t.Run("ErrReplicasAndBench", func(t *testing.T) {
+		o := base()
+		o.replicas, o.bench = true, true
+		if err := modeDefaults(&o, map[string]bool{}); err == nil {
+			t.Fatal("no error for -replicas with -bench")
+		}
+	})
 	t.Run("ErrTwoModes", func(t *testing.T) {
 		o := base()
 		o.compare, o.soak = "HEAD", true

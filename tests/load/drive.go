@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,9 @@ type result struct {
 	violationSamples []string
 	rssPeak          int64
 	serverCPU        time.Duration // -compare: CPU the server used during the span
+	cpu              cpuUse        // drive and -replicas: CPU of the server and PostgreSQL
+	cpuErr           string        // why cpu was not measured, if it was not
+	stale            int64         // write-then-list pairs whose list lacked the write
 
 	mu sync.Mutex // guards the error and violation fields while workers run
 }
@@ -96,7 +100,9 @@ func (r *result) rps(o op) float64 { return float64(len(r.lat[o])) / r.elapsed.S
 // todos each of them owns.
 type worker struct {
 	st      *stack
-	conn    *conn
+	conn    *conn // every request, but reads when reads is another
+	reads   *conn // GET requests
+	echo    bool  // send each user's last Consistency-Token with its reads
 	pop     *population
 	users   []*user
 	rng     *rand.Rand
@@ -120,13 +126,34 @@ type driver struct {
 // newDriver makes conns workers on the server at base, each on a disjoint
 // share of the users. Call close when done.
 func newDriver(st *stack, base string, pop *population, m mix, conns int, seed int64) (*driver, error) {
+	return newClientDriver(st, clientOptions{base: base}, pop, m, conns, seed)
+}
+
+// clientOptions say how the simulated users behave towards the servers.
+type clientOptions struct {
+	base string
+	// readBase, when set, receives the GET requests (a second rowgate
+	// process behind the same load balancer); the rest go to base.
+	readBase string
+	// echoToken: each user remembers the Consistency-Token of its last
+	// successful write and sends it with its reads, as a client of
+	// read-your-writes across rowgate instances does.
+	echoToken bool
+}
+
+// newClientDriver is newDriver with the users behaving as opts says.
+func newClientDriver(st *stack, opts clientOptions, pop *population, m mix, conns int, seed int64) (*driver, error) {
 	if len(pop.users) < conns {
 		return nil, fmt.Errorf("need at least as many users (%d) as connections (%d)", len(pop.users), conns)
 	}
 	dr := &driver{st: st, m: m, conns: conns, workers: make([]*worker, conns)}
 	for i := range dr.workers {
-		w := &worker{st: st, conn: newConn(base), pop: pop,
+		w := &worker{st: st, conn: newConn(opts.base), pop: pop, echo: opts.echoToken,
 			rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)))}
+		w.conn.wantToken, w.reads = opts.echoToken, w.conn
+		if opts.readBase != "" {
+			w.reads = newConn(opts.readBase)
+		}
 		for j := i; j < len(pop.users); j += conns {
 			w.users = append(w.users, pop.users[j])
 		}
@@ -137,6 +164,48 @@ func newDriver(st *stack, base string, pop *population, m mix, conns int, seed i
 
 // run drives the API for d and returns what this span measured.
 func (dr *driver) run(ctx context.Context, d time.Duration) *result {
+	return dr.span(ctx, d, func(w *worker, deadline time.Time) { w.run(ctx, dr.m, deadline) })
+}
+
+// touchParallel bounds touch's requests in flight. Each carries a token
+// the fresh server has not verified yet, and serve charges such a request
+// to its client address's anonymous budget until the token has verified
+// (RATE_LIMIT_ANON_BURST, default 20): with 32 in flight from one address
+// on a busy machine, one was refused 429.
+const touchParallel = 16
+
+// touch lists every user's todos once, at most touchParallel at a time,
+// so that a freshly started server has seen every caller (it verifies
+// each token once, and provisions a caller on first contact, on the
+// primary) before anything is measured.
+func (dr *driver) touch(ctx context.Context) *result {
+	sem := make(chan struct{}, touchParallel)
+	return dr.span(ctx, time.Hour, func(w *worker, _ time.Time) {
+		for _, u := range w.users {
+			if ctx.Err() != nil {
+				return
+			}
+			sem <- struct{}{}
+			w.list(ctx, u)
+			<-sem
+		}
+	})
+}
+
+// runPairs drives write-then-read pairs for d: each caller creates a todo,
+// then lists its todos, which must include it unless the list is allowed
+// to be stale (see worker.pair).
+func (dr *driver) runPairs(ctx context.Context, d time.Duration) *result {
+	return dr.span(ctx, d, func(w *worker, deadline time.Time) {
+		for ctx.Err() == nil && time.Now().Before(deadline) {
+			w.pair(ctx, w.users[w.rng.IntN(len(w.users))])
+		}
+	})
+}
+
+// span runs body on every worker at once until each returns (body stops
+// starting requests at deadline) and collects what they measured.
+func (dr *driver) span(ctx context.Context, d time.Duration, body func(w *worker, deadline time.Time)) *result {
 	res := &result{conns: dr.conns}
 	for _, w := range dr.workers {
 		w.res, w.lat = res, [nOps][]time.Duration{}
@@ -150,7 +219,7 @@ func (dr *driver) run(ctx context.Context, d time.Duration) *result {
 	var wg sync.WaitGroup
 	for _, w := range dr.workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.run(ctx, dr.m, deadline) }()
+		go func() { defer wg.Done(); body(w, deadline) }()
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
@@ -167,17 +236,36 @@ func (dr *driver) run(ctx context.Context, d time.Duration) *result {
 func (dr *driver) close() {
 	for _, w := range dr.workers {
 		w.conn.close()
+		w.reads.close()
 	}
 }
 
-// drive runs conns workers for d, each on a disjoint share of the users.
+// drive runs conns workers for d, each on a disjoint share of the users,
+// and measures the CPU the server and PostgreSQL used meanwhile.
 func drive(ctx context.Context, st *stack, pop *population, m mix, conns int, d time.Duration, seed int64) (*result, error) {
-	dr, err := newDriver(st, st.base, pop, m, conns, seed)
+	dr, err := newClientDriver(st, clientOptions{base: st.base, echoToken: st.o.echoToken}, pop, m, conns, seed)
 	if err != nil {
 		return nil, err
 	}
 	defer dr.close()
-	return dr.run(ctx, d), nil
+	return measureCPU(st, func() *result { return dr.run(ctx, d) }), nil
+}
+
+// measureCPU runs span and records in its result the CPU that the stack's
+// server and clusters used meanwhile, or why it could not.
+func measureCPU(st *stack, span func() *result) *result {
+	before, err := st.cpuNow()
+	r := span()
+	if err == nil {
+		var after cpuUse
+		if after, err = st.cpuNow(); err == nil {
+			r.cpu = after.sub(before)
+		}
+	}
+	if err != nil {
+		r.cpuErr = err.Error()
+	}
+	return r
 }
 
 func sampleRSS(st *stack, peak *int64) (stop func()) {
@@ -250,20 +338,52 @@ func (w *worker) do(ctx context.Context, o op, u *user) op {
 	return o
 }
 
-func (w *worker) list(ctx context.Context, u *user) {
+// list lists the user's todos and returns their ids (valid until the
+// worker's next request), and whether the list answered.
+func (w *worker) list(ctx context.Context, u *user) ([]todoID, bool) {
 	if !w.call(ctx, u, "GET", "/v1/todos", "", http.StatusOK) {
-		return
+		return nil, false
 	}
-	w.checkOwned(u, w.buf.Bytes(), false)
+	return w.checkOwned(u, w.buf.Bytes(), false), true
 }
 
-func (w *worker) create(ctx context.Context, u *user) {
+// create creates a todo for the user and returns its id, if it answered.
+func (w *worker) create(ctx context.Context, u *user) (todoID, bool) {
 	body := `{"title":"load ` + strconv.FormatInt(w.created.Add(1), 10) + `"}`
 	if !w.call(ctx, u, "POST", "/v1/todos", body, http.StatusCreated) {
+		return todoID{}, false
+	}
+	ids := w.checkOwned(u, w.buf.Bytes(), true)
+	if len(ids) != 1 {
+		return todoID{}, false
+	}
+	u.add(ids[0])
+	return ids[0], true
+}
+
+// pair creates a todo for u, then lists u's todos, timing each. The new
+// todo is the newest, so a list that has the write shows it first; one
+// that does not is stale: an error when the list was routed by the
+// caller's floor (its token echoed, or its write made through the same
+// server), counted in res.stale either way.
+func (w *worker) pair(ctx context.Context, u *user) {
+	start := time.Now()
+	id, ok := w.create(ctx, u)
+	w.lat[opCreate] = append(w.lat[opCreate], time.Since(start))
+	if !ok {
 		return
 	}
-	if ids := w.checkOwned(u, w.buf.Bytes(), true); len(ids) == 1 {
-		u.add(ids[0])
+	start = time.Now()
+	ids, ok := w.list(ctx, u)
+	w.lat[opList] = append(w.lat[opList], time.Since(start))
+	if !ok || slices.Contains(ids, id) {
+		return
+	}
+	w.res.mu.Lock()
+	w.res.stale++
+	w.res.mu.Unlock()
+	if w.echo || w.reads == w.conn {
+		w.fail(fmt.Sprintf("stale read: %s created %s and its list did not show it", u.id, id))
 	}
 }
 
@@ -369,8 +489,22 @@ func (w *worker) call(ctx context.Context, u *user, method, path, body string, w
 	return true
 }
 
+// request sends one request as u: a GET on the reads connection, with
+// u's last Consistency-Token when the worker echoes tokens; anything else
+// on the main connection, keeping the token a successful write answers.
 func (w *worker) request(ctx context.Context, u *user, method, path, body string) (int, error) {
-	return w.conn.do(ctx, method, path, u.bearer, body, &w.buf)
+	if method != http.MethodGet {
+		status, err := w.conn.do(ctx, method, path, u.bearer, body, &w.buf)
+		if w.echo && err == nil && status < 300 && len(w.conn.token) > 0 {
+			u.token = string(w.conn.token)
+		}
+		return status, err
+	}
+	token := ""
+	if w.echo {
+		token = u.token
+	}
+	return w.reads.doWithToken(ctx, method, path, u.bearer, token, body, &w.buf)
 }
 
 func (w *worker) fail(msg string) {

@@ -20,8 +20,9 @@ func TestLoadSmoke(t *testing.T) {
 	defer cancel()
 	// 64 users at full speed make about 60 requests a second each, over
 	// serve's default per-user limit: the smoke test is about isolation,
-	// so it turns the limit off (the limit has its own tests).
-	o := options{users: 64, todos: 20, conns: 16, duration: 3 * time.Second, dbMaxConns: 4,
+	// so it turns the limit off (the limit has its own tests). The cluster
+	// commits synchronously, as -replicas's does, for the Replicas subtest.
+	o := options{users: 64, todos: 20, conns: 16, duration: 3 * time.Second, dbMaxConns: 4, replicas: true,
 		mix: "list=80,get=10,create=5,patch=4,delete=1", seed: 1, serverEnv: envList{"RATE_LIMIT_RPS=0"}}
 	st, pop, err := openSeeded(ctx, o, o.todos)
 	if err != nil {
@@ -44,10 +45,54 @@ func TestLoadSmoke(t *testing.T) {
 	if res.total() < 100 {
 		t.Fatalf("only %d requests in %s", res.total(), o.duration)
 	}
+	// Both did real work for every request: far more than 10 µs of CPU.
+	if res.cpuErr != "" || res.cpu.server < time.Duration(res.total())*10*time.Microsecond ||
+		res.cpu.primary < time.Duration(res.total())*10*time.Microsecond || res.cpu.standbysMeasured {
+		t.Errorf("CPU over %d requests: %+v (%s)", res.total(), res.cpu, res.cpuErr)
+	}
 	// The modes below reuse the stack: booting it is most of the cost.
 	t.Run("Soak", func(t *testing.T) { testSoak(ctx, t, st, pop, m, o) })
 	t.Run("CompareRounds", func(t *testing.T) { testCompareRounds(ctx, t, st, pop, m, o) })
 	t.Run("ErrServerExited", func(t *testing.T) { testServerExited(ctx, t, st) })
+	t.Run("Replicas", func(t *testing.T) { testReplicas(ctx, t, st, pop, m, o) }) // last: it adds a standby
+}
+
+// testReplicas adds one streaming standby and runs a -replicas cycle in
+// short rounds (0, 1, 1, 0 replicas), then the token benchmark at 4
+// connections: no error, no isolation violation, reads on the replica
+// only when it is configured, CPU measured for the standby too, and no
+// stale list where the caller's floor is known (the token benchmark
+// fails on one).
+func testReplicas(ctx context.Context, t *testing.T, st *stack, pop *population, m mix, o options) {
+	if err := st.startStandbys(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.catchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := replicaConfig{configs: []int{0, 1}, cycles: 1, round: 300 * time.Millisecond, warmup: 100 * time.Millisecond, conns: 8, mix: m, seed: o.seed}
+	var out bytes.Buffer
+	rounds, err := replicaRounds(ctx, &out, st, pop, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := printReplicas(&out, cfg, rounds); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for i, rr := range rounds {
+		reads := rr.routing.replicaReads()
+		if rr.res.total() == 0 || (rr.replicas == 0) != (reads == 0) || !rr.res.cpu.standbysMeasured || rr.res.cpu.primary <= 0 {
+			t.Errorf("round %d, %d replicas: %d requests, %.0f reads on the replica, CPU %+v", i+1, rr.replicas, rr.res.total(), reads, rr.res.cpu)
+		}
+	}
+	tcfg := tokenConfig{conns: []int{4}, cycles: 1, span: 200 * time.Millisecond, warmup: 50 * time.Millisecond, seed: o.seed}
+	if err := runTokenLatency(ctx, &out, st, pop, tcfg); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "| 4 | other instance, token echoed |") {
+		t.Errorf("no token row:\n%s", out.String())
+	}
+	t.Log(out.String())
 }
 
 // testSoak runs a soak of five 300 ms intervals and checks every

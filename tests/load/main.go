@@ -1,13 +1,15 @@
 // Command load drives rowgate's HTTP API hard and checks every response:
 // the status is the one expected, and every todo in it belongs to the
-// caller. It reports req/s, p50/p90/p99 latency per operation, errors, and
-// isolation violations, which must be 0.
+// caller. It reports req/s, p50/p90/p99 latency per operation, errors,
+// isolation violations, which must be 0, and the CPU per request of the
+// server and of PostgreSQL.
 //
 //	go run ./tests/load                       # own stack, default mix, 20s
 //	go run ./tests/load -bench                # the docs/benchmarks.md suite
 //	go run ./tests/load -scale                # list latency at 100k, 1M, 10M todos
 //	go run ./tests/load -compare eea86dd      # list throughput: this checkout vs a revision
 //	go run ./tests/load -soak -duration 10m   # resources flat under the default mix
+//	go run ./tests/load -replicas             # 0, 1 and 2 streaming replicas; token latency
 //	go run ./tests/load -target http://127.0.0.1:8080 -database-url … -key-dir …
 //
 // By default it boots everything itself on loopback: a throwaway PostgreSQL,
@@ -15,6 +17,15 @@
 // separate process (so its memory can be measured). It mints tokens for N
 // users with the development key and seeds each with M todos, as each user,
 // through the row level security policies.
+//
+// Every run's report gives the CPU per request, from utime+stime in
+// /proc/<pid>/stat sampled before and after the span: of the server
+// process, of the cluster's PostgreSQL processes (the postmaster, named
+// by line 1 of postmaster.pid, its live children, and through its cutime
+// and cstime the children it has reaped), and of the standbys' with
+// -replicas; each also as requests per second per core (1e6 / µs). The
+// load tool's own CPU is not counted. -echo-token makes every simulated
+// user send the Consistency-Token of its last write with its reads.
 //
 // -compare REV builds `rowgate` at git revision REV (git archive into a
 // temporary folder, removed afterwards) and from this checkout, starts both
@@ -51,6 +62,31 @@
 // reported too. It prints the samples and the verdict, and exits 1 when a
 // series grew, or on any error or isolation violation. Req/s and p99 are
 // shown, not judged: the machine is shared.
+//
+// -replicas boots the primary with two streaming standbys (pg_basebackup
+// -R, the primary's settings, except that commits are synchronous, fsync
+// still off: with asynchronous commit WAL reaches a standby only when the
+// WAL writer wakes, every 200 ms, so every read after a write would wait
+// out REPLICA_WAIT), seeds, and waits for the standbys to replay the seed.
+// It then drives -mix at -conns against `rowgate serve` restarted with
+// 0, 1 and 2 of them in DATABASE_REPLICA_URLS, in -rounds rounds (default
+// 18) in cycles of 0,1,2,2,1,0; each round is -duration/-rounds (default
+// -duration 60s: 3.3s) measured after the restart, once the replicas are
+// in rotation, every caller has made a first request (which provisions
+// it on the primary) and -warmup (1s) of unmeasured load. Per
+// configuration it prints req/s and latency per operation, the share of
+// reads the replicas served and the fallbacks to the primary by reason
+// (from /metrics), the CPU per request of rowgate, the primary and the
+// standbys, and the ratios against 0 replicas (median over cycles). Then
+// the latency that token checks add, with one replica: callers create a
+// todo through one rowgate process and list at once through a second one,
+// without and with the create's Consistency-Token, and through the first
+// one, at 1 and 32 connections, in spans of -duration/48 alternating the
+// arms; it prints list p50/p99 per arm, stale lists, and the differences.
+// On 2 cores replicas cannot add throughput (the standbys share the
+// cores): the mode measures the cost of routing and of the floor checks.
+// It exits 1 on any error, isolation violation, or stale list where the
+// caller's floor was known.
 package main
 
 import (
@@ -79,13 +115,15 @@ type options struct {
 	unix                bool
 	serverEnv           envList
 
+	echoToken bool          // users send their last write's Consistency-Token with reads
+	replicas  bool          // -replicas
 	compare   string        // -compare: the git revision to compare against
-	rounds    int           // -compare: alternating rounds
+	rounds    int           // -compare, -replicas: alternating rounds
 	minRatio  float64       // -compare: least median new/old throughput
 	soak      bool          // -soak
 	interval  time.Duration // -soak: one sample per interval
 	maxGrowth float64       // -soak: a series must grow by less than this
-	warmup    time.Duration // -compare: before each measured span; -soak: before judging
+	warmup    time.Duration // -compare: before each measured span; -replicas: after each restart; -soak: before judging
 }
 
 // envList collects repeated -server-env NAME=value flags.
@@ -113,13 +151,15 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile here")
 	flag.BoolVar(&o.unix, "unix", false, "own stack: serve HTTP on a unix socket instead of 127.0.0.1")
 	flag.Var(&o.serverEnv, "server-env", "own stack: NAME=value for the server's environment (repeatable), e.g. GOGC=200; with -compare, for both binaries")
+	flag.BoolVar(&o.echoToken, "echo-token", false, "each user sends the Consistency-Token of its last write with its reads")
+	flag.BoolVar(&o.replicas, "replicas", false, "the default mix against rowgate with 0, 1 and 2 streaming replicas, and the latency token checks add")
 	flag.StringVar(&o.compare, "compare", "", "compare list throughput of this checkout (new) against rowgate built at this git revision (old)")
-	flag.IntVar(&o.rounds, "rounds", 40, "-compare: alternating rounds (ABBA); each side is measured -duration/-rounds per round")
+	flag.IntVar(&o.rounds, "rounds", 40, "-compare: alternating rounds (ABBA); each side is measured -duration/-rounds per round; -replicas: rounds (default 18), in cycles of 0,1,2,2,1,0 replicas")
 	flag.Float64Var(&o.minRatio, "min-ratio", 0.95, "-compare: fail when the median new/old throughput ratio is below this")
 	flag.BoolVar(&o.soak, "soak", false, "drive -mix for -duration and check the server's RSS, goroutines, open files and pool stay flat")
 	flag.DurationVar(&o.interval, "interval", 10*time.Second, "-soak: how often to sample the server")
 	flag.Float64Var(&o.maxGrowth, "max-growth", 0.05, "-soak: fail when a series grows by this much or more after warm-up")
-	flag.DurationVar(&o.warmup, "warmup", 0, "-compare: unmeasured load before each measured span (default 200ms; 4× that once after start); -soak: samples not judged (default min(2m, duration/5))")
+	flag.DurationVar(&o.warmup, "warmup", 0, "-compare: unmeasured load before each measured span (default 200ms; 4× that once after start); -replicas: after each restart (default 1s); -soak: samples not judged (default min(2m, duration/5))")
 	flag.Parse()
 	if err := modeDefaults(&o, explicitFlags()); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -147,6 +187,8 @@ func main() {
 		err = runCompare(ctx, o)
 	case o.soak:
 		err = runSoak(ctx, o)
+	case o.replicas:
+		err = runReplicas(ctx, o)
 	default:
 		err = runOnce(ctx, o)
 	}
@@ -168,13 +210,13 @@ func explicitFlags() map[string]bool {
 // given, and refuses two modes at once.
 func modeDefaults(o *options, set map[string]bool) error {
 	modes := 0
-	for _, on := range []bool{o.bench, o.scale, o.rls, o.compare != "", o.soak} {
+	for _, on := range []bool{o.bench, o.scale, o.rls, o.compare != "", o.soak, o.replicas} {
 		if on {
 			modes++
 		}
 	}
 	if modes > 1 {
-		return fmt.Errorf("-bench, -scale, -rls, -compare and -soak are separate runs: choose one")
+		return fmt.Errorf("-bench, -scale, -rls, -compare, -soak and -replicas are separate runs: choose one")
 	}
 	switch {
 	case o.compare != "":
@@ -186,6 +228,16 @@ func modeDefaults(o *options, set map[string]bool) error {
 		}
 		if !set["warmup"] {
 			o.warmup = 200 * time.Millisecond
+		}
+	case o.replicas:
+		if !set["duration"] {
+			o.duration = 60 * time.Second
+		}
+		if !set["rounds"] {
+			o.rounds = 18
+		}
+		if !set["warmup"] {
+			o.warmup = time.Second
 		}
 	case o.soak:
 		if !set["duration"] {

@@ -28,6 +28,18 @@ func (r *result) stats(o op) opStats {
 	return opStats{count: len(s), rps: r.rps(o), p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99)}
 }
 
+// mean latency of one operation (0 without requests).
+func (r *result) mean(o op) time.Duration {
+	if len(r.lat[o]) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range r.lat[o] {
+		sum += d
+	}
+	return sum / time.Duration(len(r.lat[o]))
+}
+
 // p99 of a span, all operations together.
 func (r *result) p99() time.Duration {
 	var all []time.Duration
@@ -59,6 +71,12 @@ func (r *result) print(w io.Writer, title string) {
 	for _, s := range r.violationSamples {
 		fmt.Fprintln(w, "  VIOLATION:", s)
 	}
+	switch {
+	case r.cpuErr != "":
+		fmt.Fprintf(w, "\nCPU per request not measured: %s\n", r.cpuErr)
+	case r.cpu != cpuUse{}:
+		printCPU(w, r.cpu, r.total())
+	}
 }
 
 // merge adds up runs of the same workload.
@@ -76,6 +94,20 @@ func merge(rs []*result) *result {
 		m.violationSamples = append(m.violationSamples, r.violationSamples...)
 		m.rssPeak = max(m.rssPeak, r.rssPeak)
 		m.serverCPU += r.serverCPU
+		m.cpu = m.cpu.add(r.cpu)
+		m.stale += r.stale
+		if r.cpuErr != "" {
+			m.cpuErr = r.cpuErr
+		}
 	}
 	return m
+}
+
+// absorbFailures adds the errors and violations of other (an unmeasured
+// warm-up, say) to r's, so that no wrong response goes unreported.
+func (r *result) absorbFailures(other *result) {
+	r.errors += other.errors
+	r.violations += other.violations
+	r.errorSamples = append(other.errorSamples, r.errorSamples...)
+	r.violationSamples = append(other.violationSamples, r.violationSamples...)
 }

@@ -24,6 +24,9 @@ type user struct {
 	idx    int
 	id     string
 	bearer string
+	// token is the Consistency-Token of the user's last write, kept by the
+	// worker that owns the user when it echoes tokens.
+	token string
 
 	mu  sync.Mutex
 	ids []todoID

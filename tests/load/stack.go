@@ -14,6 +14,7 @@ import (
 	"github.com/rowgate/rowgate/internal/auth"
 	"github.com/rowgate/rowgate/internal/devdb"
 	"github.com/rowgate/rowgate/internal/migrate"
+	"github.com/rowgate/rowgate/internal/postgres"
 )
 
 const (
@@ -32,10 +33,22 @@ type stack struct {
 	key      *auth.DevKey
 	o        options
 
-	cluster *devdb.Cluster
-	tmp     string
-	bin     string
-	server  *proc // the current server; nil with -target
+	cluster     *devdb.Cluster
+	primaryData string     // the cluster's data directory, for its CPU
+	standbys    []*standby // -replicas: streaming standbys of cluster
+	replicaURLs []string   // DATABASE_REPLICA_URLS of the servers started from now on
+	tmp         string
+	bin         string
+	server      *proc // the current server; nil with -target
+}
+
+// standby is a streaming standby of the stack's cluster, which servers may
+// use as a replica.
+type standby struct {
+	c    *devdb.Cluster
+	data string // its data directory, for its CPU
+	url  string // rowgate_app on the load database
+	name string // as the server's /metrics names it
 }
 
 // openStack boots the own stack, or checks -target is on loopback.
@@ -49,14 +62,16 @@ func openStack(ctx context.Context, o options) (*stack, error) {
 		return nil, err
 	}
 	fmt.Fprintln(os.Stderr, "load: starting PostgreSQL, migrating, building rowgate")
-	st.cluster, err = devdb.Start(ctx, devdb.Options{Settings: map[string]string{
-		"shared_buffers": "2GB", "jit": "off", "max_connections": "400", "max_wal_size": "8GB",
-	}})
+	st.cluster, err = devdb.Start(ctx, devdb.Options{Settings: clusterSettings(o)})
 	if err != nil {
 		st.close()
 		return nil, err
 	}
 	st.superURL = st.cluster.URL(devdb.Superuser, dbName)
+	if st.primaryData, err = dataDirectory(ctx, st.cluster); err != nil {
+		st.close()
+		return nil, err
+	}
 	if err := migrate.Bootstrap(ctx, st.cluster.URL(devdb.Superuser, "postgres"), owner, "owner", dbName); err != nil {
 		st.close()
 		return nil, err
@@ -82,6 +97,21 @@ func openStack(ctx context.Context, o options) (*stack, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// clusterSettings are the PostgreSQL settings of the stack's cluster (its
+// standbys start with the same). With -replicas, commits are synchronous
+// (fsync stays off): with devdb's asynchronous commit a commit's WAL is
+// written, and so sent to the standbys, only when the WAL writer next
+// wakes (wal_writer_delay, 200 ms), so every read after a write would wait
+// out REPLICA_WAIT and go to the primary; that measures devdb, not
+// rowgate. PostgreSQL's default, and production's, is synchronous.
+func clusterSettings(o options) map[string]string {
+	s := map[string]string{"shared_buffers": "2GB", "jit": "off", "max_connections": "400", "max_wal_size": "8GB"}
+	if o.replicas {
+		s["synchronous_commit"] = "on"
+	}
+	return s
 }
 
 // openSeeded opens the stack and seeds o.users users with todos each.
@@ -141,7 +171,8 @@ func (st *stack) serverEnv(addr string, maxConns int) []string {
 	env := append(os.Environ(),
 		"DATABASE_URL="+st.appURL, "LISTEN_ADDR="+addr,
 		"AUTH_JWKS_FILE="+st.key.JWKSPath(), "AUTH_ISSUER="+issuer, "AUTH_AUDIENCE="+audience,
-		"LOG_LEVEL=warn", "DB_MAX_CONNS="+strconv.Itoa(maxConns), "PPROF_ADDR="+st.o.pprof)
+		"LOG_LEVEL=warn", "DB_MAX_CONNS="+strconv.Itoa(maxConns), "PPROF_ADDR="+st.o.pprof,
+		"DATABASE_REPLICA_URLS="+strings.Join(st.replicaURLs, ","))
 	return append(env, st.o.serverEnv...)
 }
 
@@ -172,6 +203,9 @@ func (st *stack) rss() (now, peak int64) {
 
 func (st *stack) close() {
 	st.stopServer()
+	for _, s := range st.standbys {
+		s.c.Stop()
+	}
 	if st.cluster != nil {
 		st.cluster.Stop()
 	}
@@ -188,4 +222,49 @@ func moduleRoot() string {
 		return "."
 	}
 	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// startStandbys starts n streaming standbys of the stack's cluster, as
+// devdb makes them (pg_basebackup -R; the primary's settings). Servers
+// started afterwards use none of them until useReplicas says so.
+func (st *stack) startStandbys(ctx context.Context, n int) error {
+	fmt.Fprintf(os.Stderr, "load: starting %d streaming standbys\n", n)
+	for i := range n {
+		c, err := devdb.StartStandby(ctx, st.cluster, devdb.StandbyOptions{ApplicationName: fmt.Sprintf("load_standby%d", i+1)})
+		if err != nil {
+			return err
+		}
+		s := &standby{c: c, url: c.URL(migrate.AppRole, dbName)}
+		s.name = postgres.ReplicaName(s.url)
+		st.standbys = append(st.standbys, s)
+		if s.data, err = dataDirectory(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catchUp waits until every standby has replayed what the primary has
+// written so far.
+func (st *stack) catchUp(ctx context.Context) error {
+	lsn, err := st.cluster.CurrentLSN(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range st.standbys {
+		if err := s.c.WaitForReplay(ctx, lsn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// useReplicas restarts the server with the first n standbys as its
+// replicas (DATABASE_REPLICA_URLS).
+func (st *stack) useReplicas(ctx context.Context, n int) error {
+	st.replicaURLs = nil
+	for _, s := range st.standbys[:n] {
+		st.replicaURLs = append(st.replicaURLs, s.url)
+	}
+	return st.startServer(ctx, st.bin, st.o.dbMaxConns)
 }
