@@ -6,6 +6,9 @@
 // PostgreSQL schema (BETTER_AUTH_SCHEMA, default "better_auth") of the same
 // database rowgate uses, so rowgate's "public" schema is never touched.
 //
+// It also serves the web page in public/ (see static.mjs), which calls
+// rowgate at ROWGATE_URL from the browser.
+//
 // Configuration is by environment only; see README.md. Prints exactly one
 // line on stdout when ready:
 //   better-auth listening on http://127.0.0.1:PORT
@@ -18,6 +21,7 @@ import { betterAuth } from "better-auth";
 import { jwt } from "better-auth/plugins";
 import { toNodeHandler } from "better-auth/node";
 import { getMigrations } from "better-auth/db/migration";
+import { publicFiles } from "./static.mjs";
 
 // Dev-only default. Never use it for anything but local tests.
 const DEV_SECRET = "rowgate-DEV-ONLY-secret-9f3Kq7Zx2LmT8vB4nR6wYc1H5dJ0sPaE";
@@ -154,6 +158,7 @@ function authOptionsFor(baseURL) {
 
 async function main() {
   await prepareSchema();
+  const servePage = await publicFiles(new URL("./public/", import.meta.url), process.env.ROWGATE_URL || "http://127.0.0.1:8080");
 
   // Bind first so that PORT=0 (pick a free port) yields the real port in the
   // default base URL, which is also the JWT `iss` and `aud`.
@@ -163,6 +168,7 @@ async function main() {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
       return;
     }
+    if (servePage(req, res)) return;
     if (!handler) {
       res.writeHead(503, { "content-type": "text/plain" }).end("starting\n");
       return;

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -193,4 +194,70 @@ func newRecorder(h http.Handler, method, target string) *httptest.ResponseRecord
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
 	return rec
+}
+
+// TestOpenAPIRequestBodiesHaveNoDefault keeps `default` out of every schema
+// a request body uses, down through $refs, properties, items and
+// combinators. openapi-typescript 7 at its default settings
+// (defaultNonNullable) turns a property that has a default into a REQUIRED
+// one, so a `default` on NewTodo.completed made the typed client demand
+// `completed` on every create. A request field's default is stated in its
+// description instead; responses may keep theirs.
+func TestOpenAPIRequestBodiesHaveNoDefault(t *testing.T) {
+	t.Parallel()
+	doc := parseOpenAPI(t)
+	bodies := 0
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			op, ok := op.(map[string]any)
+			if !ok || !slices.Contains(operationKeys, method) || op["requestBody"] == nil {
+				continue
+			}
+			bodies++
+			where := strings.ToUpper(method) + " " + path + " requestBody"
+			for _, at := range schemaDefaults(doc, op["requestBody"], where, map[string]bool{}) {
+				t.Errorf("%s carries a `default`: state it in the description instead", at)
+			}
+		}
+	}
+	if bodies < 3 {
+		t.Fatalf("found only %d request bodies; the walk is broken", bodies)
+	}
+}
+
+// schemaDefaults returns where under v a `default` member is, following
+// local $refs once each (seen) so that a recursive schema ends.
+func schemaDefaults(doc map[string]any, v any, at string, seen map[string]bool) []string {
+	var found []string
+	switch v := v.(type) {
+	case map[string]any:
+		if _, ok := v["default"]; ok {
+			found = append(found, at)
+		}
+		if ref, ok := v["$ref"].(string); ok && !seen[ref] {
+			seen[ref] = true
+			found = append(found, schemaDefaults(doc, resolveRef(doc, ref), at+" → "+ref, seen)...)
+		}
+		for k, e := range v {
+			if k != "default" && k != "examples" && k != "example" {
+				found = append(found, schemaDefaults(doc, e, at+"/"+k, seen)...)
+			}
+		}
+	case []any:
+		for i, e := range v {
+			found = append(found, schemaDefaults(doc, e, fmt.Sprintf("%s/%d", at, i), seen)...)
+		}
+	}
+	return found
+}
+
+// resolveRef returns what a local $ref ("#/components/...") points to, or
+// nil.
+func resolveRef(doc map[string]any, ref string) any {
+	var target any = doc
+	for _, p := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+		m, _ := target.(map[string]any)
+		target = m[p]
+	}
+	return target
 }

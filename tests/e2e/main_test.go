@@ -40,6 +40,7 @@ const (
 // env is what TestMain prepared for the tests.
 var env struct {
 	root       string // repository root
+	cluster    *devdb.Cluster
 	rowgateBin string // the rowgate binary built from ./cmd/rowgate
 	superURL   string // superuser, database "rowgate"
 	ownerURL   string // the database owner: migrations and Better Auth
@@ -92,6 +93,7 @@ func setup(ctx context.Context, tmp string) (*devdb.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	env.cluster = cluster
 	env.superURL = cluster.URL(devdb.Superuser, database)
 	env.ownerURL = cluster.URL(ownerRole, database)
 	env.appURL = cluster.URL(migrate.AppRole, database)

@@ -31,18 +31,19 @@ var listeningLine = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 
 // startRowgate runs `rowgate serve` as rowgate_app on a free port and waits
 // until /readyz answers 200 (when ready) or /healthz does (when not: the
-// JWKS is expected never to load).
-func startRowgate(t *testing.T, s authSettings, ready bool) *rowgate {
+// JWKS is expected never to load). extra adds settings (NAME=value), such
+// as CORS_ALLOWED_ORIGINS.
+func startRowgate(t *testing.T, s authSettings, ready bool, extra ...string) *rowgate {
 	t.Helper()
-	vars := childEnv(
-		"DATABASE_URL="+env.appURL,
+	vars := childEnv(append([]string{
+		"DATABASE_URL=" + env.appURL,
 		"LISTEN_ADDR=127.0.0.1:0",
-		"AUTH_JWKS_URL="+s.JWKSURL,
-		"AUTH_ISSUER="+s.Issuer,
-		"AUTH_AUDIENCE="+s.Audience,
+		"AUTH_JWKS_URL=" + s.JWKSURL,
+		"AUTH_ISSUER=" + s.Issuer,
+		"AUTH_AUDIENCE=" + s.Audience,
 		"LOG_FORMAT=text",
 		"LOG_LEVEL=debug", // logs why a token was rejected
-	)
+	}, extra...)...)
 	p := startProc(t, "rowgate serve", vars, env.rowgateBin, "serve")
 	m, err := p.waitLine(listeningLine, 30*time.Second)
 	if err != nil {
