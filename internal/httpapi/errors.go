@@ -106,8 +106,13 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		if p.Status >= 500 {
 			level := slog.LevelError
-			if c.Request().Context().Err() != nil && errors.Is(err, context.Canceled) {
+			switch {
+			case c.Request().Context().Err() != nil && errors.Is(err, context.Canceled):
 				level = slog.LevelDebug // the client went away; nothing failed
+			case p.Code == "not_ready":
+				level = slog.LevelDebug // a probe during start-up or shutdown
+			case p.Status == http.StatusServiceUnavailable:
+				level = slog.LevelWarn // a dependency's fault, logged as a change of state too
 			}
 			log.LogAttrs(c.Request().Context(), level, "request failed",
 				slog.String("request_id", p.RequestID), slog.String("code", p.Code), slog.Any("err", err))

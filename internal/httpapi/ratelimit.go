@@ -19,14 +19,18 @@ import (
 // benchmark's 1,000 users share about 5,000 a second (5 each), so none of
 // them comes near; a runaway script gets about 1% of what one server
 // answers (docs/benchmarks.md) before it hears 429. An address gets 10
-// failed or missing tokens a second with bursts of 20: enough for the
-// clients behind one NAT refreshing expired tokens, and few enough that
-// guessing at tokens costs the server nothing noticeable.
+// failed or missing tokens a second, with bursts of 100. The burst is
+// large because every request spends one before its token is verified
+// and gets it back once it verifies: it bounds how many requests from one
+// address may wait for a first verification at once (the users behind a
+// NAT after a restart, whose tokens are not cached yet), while guessing
+// at tokens still costs the server at most 100 verifications at once and
+// 10 a second after.
 const (
 	DefaultUserRPS   = 50
 	DefaultUserBurst = 100
 	DefaultAnonRPS   = 10
-	DefaultAnonBurst = 20
+	DefaultAnonBurst = 100
 )
 
 // RateLimit limits /v1 requests. Each limit is a token bucket: Burst

@@ -216,6 +216,9 @@ func (r *routing) observe(ctx context.Context, rep *replica, now time.Time, log 
 		var inRecovery bool
 		var replay int64
 		if err := rep.current().QueryRow(ctx, replayPosition).Scan(&inRecovery, &replay); err != nil {
+			if ctx.Err() != nil {
+				return // the monitor is stopping
+			}
 			next.why = "unreachable: " + describe(err).Error()
 			rep.health.failed(log, rep.name, err)
 			break
@@ -233,6 +236,9 @@ func (r *routing) observe(ctx context.Context, rep *replica, now time.Time, log 
 		default:
 			next.inRotation = true
 		}
+	}
+	if ctx.Err() != nil {
+		return // the monitor is stopping: what it saw says nothing of the replica
 	}
 	if old.inRotation != next.inRotation {
 		if next.inRotation {
@@ -335,7 +341,7 @@ func (r *routing) pick(ctx context.Context, need floor, primaryOnly bool) (*repl
 }
 
 // await waits, at most r.wait, for a replica that is replaying to reach
-// need, asking it directly every few milliseconds. A replica whose replay
+// need, asking it directly every 2 milliseconds. A replica whose replay
 // has not moved for a second (paused, or cut off) is not waited for.
 func (r *routing) await(ctx context.Context, candidates []*replica, need floor) *replica {
 	now := time.Now()
@@ -353,7 +359,7 @@ func (r *routing) await(ctx context.Context, candidates []*replica, need floor) 
 				return rep
 			}
 		}
-		if !sleep(wctx, 5*time.Millisecond) {
+		if !sleep(wctx, 2*time.Millisecond) {
 			return nil
 		}
 	}
