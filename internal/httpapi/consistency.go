@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/rowgate/rowgate/internal/todo"
@@ -15,11 +17,16 @@ const headerConsistencyToken = "Consistency-Token"
 
 // withConsistency puts the request's Consistency-Token in its context for
 // the database layer, and sends the token a write leaves there with the
-// response (set just before the headers go out).
+// response (set just before the headers go out). A read without a token
+// has nothing to carry, and skips the copy of the request.
 func withConsistency(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		cons := &todo.Consistency{In: req.Header.Get(headerConsistencyToken)}
+		in := req.Header.Get(headerConsistencyToken)
+		if in == "" && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+			return next(c)
+		}
+		cons := &todo.Consistency{In: in}
 		if len(cons.In) > 64 {
 			cons.In = "-" // far longer than any token: unknown, so the primary answers
 		}

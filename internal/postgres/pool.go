@@ -55,7 +55,7 @@ func newServer(name, url string, cfg Config) (*server, error) {
 		pcfg.ConnConfig.RuntimeParams["application_name"] = "rowgate"
 	}
 	s := &server{name: name, log: cfg.Logger, cfg: pcfg}
-	pcfg.PrepareConn = s.prepare
+	pcfg.ShouldPing = s.shouldPing
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", name, err)
@@ -79,14 +79,23 @@ func cancelOnServer(c *pgconn.PgConn) ctxwatch.Handler {
 	return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelDeadline}
 }
 
-// prepare is the pool's PrepareConn hook: a connection whose server side
-// is gone is discarded before anything is sent on it (see alive).
-func (s *server) prepare(_ context.Context, c *pgx.Conn) (bool, error) {
-	if alive(c) {
-		return true, nil
+// peekAfter is how long a connection must have been idle before it is
+// peeked at. A connection released a moment ago by a request that used
+// it is alive; a busy pool hands connections out every millisecond or
+// so, and skips the system call.
+const peekAfter = 10 * time.Millisecond
+
+// shouldPing is the pool's ShouldPing hook, in place of pgxpool's default
+// (a ping, one round trip, for every connection idle for a second): a
+// connection idle for more than peekAfter is peeked at (see alive), and
+// only one whose server side is gone is "pinged", which fails, so the pool
+// discards it and hands out another before anything is sent on it.
+func (s *server) shouldPing(_ context.Context, p pgxpool.ShouldPingParams) bool {
+	if p.IdleDuration < peekAfter || alive(p.Conn) {
+		return false
 	}
 	s.dead.Add(1)
-	return false, nil
+	return true
 }
 
 // current returns the pool batches go to now.
