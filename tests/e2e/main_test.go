@@ -44,6 +44,7 @@ var env struct {
 	superURL   string // superuser, database "rowgate"
 	ownerURL   string // the database owner: migrations and Better Auth
 	appURL     string // rowgate_app: what `rowgate serve` connects as
+	cluster    *devdb.Cluster
 }
 
 func TestMain(m *testing.M) {
@@ -92,6 +93,7 @@ func setup(ctx context.Context, tmp string) (*devdb.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	env.cluster = cluster
 	env.superURL = cluster.URL(devdb.Superuser, database)
 	env.ownerURL = cluster.URL(ownerRole, database)
 	env.appURL = cluster.URL(migrate.AppRole, database)
