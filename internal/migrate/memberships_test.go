@@ -18,7 +18,7 @@ func membershipsBody(t *testing.T, db *pgtest.DB) string {
 	t.Helper()
 	var def string
 	err := db.Conn(t, pgtest.Owner).QueryRow(context.Background(),
-		`select pg_get_functiondef('app_memberships()'::regprocedure)`).Scan(&def)
+		`select pg_get_functiondef('app_memberships(boolean)'::regprocedure)`).Scan(&def)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestMembershipsWithoutBetterAuth(t *testing.T) {
 	if _, err := tx.Exec(ctx, `insert into todos (title) values ('personal')`); err != nil {
 		t.Fatalf("a personal todo without Better Auth: %v", err)
 	}
-	if err := tx.QueryRow(ctx, `select count(*) from app_memberships()`).Scan(&n); err != nil || n != 0 {
+	if err := tx.QueryRow(ctx, `select count(*) from app_memberships(true)`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("app_memberships() = %d rows, %v; want none", n, err)
 	}
 	if _, err := tx.Exec(ctx, `insert into todos (title, organization_id) values ('shared', 'org')`); !isCode(err, pgerrcode.InsufficientPrivilege) {

@@ -10,7 +10,7 @@ import (
 
 // listOrganizations reads the caller's memberships through the one function
 // that reads Better Auth's tables; it returns only the caller's own.
-const listOrganizations = `select organization_id, name, roles from app_memberships() order by name, organization_id`
+const listOrganizations = `select organization_id, name, roles from app_memberships(true) order by name, organization_id`
 
 // Organizations is the store of the caller's memberships in Better Auth
 // organizations. rowgate keeps no copy: each call reads them live.
