@@ -6,6 +6,7 @@
 //	go run ./tests/load                       # own stack, default mix, 20s
 //	go run ./tests/load -bench                # the docs/benchmarks.md suite
 //	go run ./tests/load -scale                # list latency at 100k, 1M, 10M todos
+//	go run ./tests/load -orgs                 # an organization's list vs the personal list, at 1M todos
 //	go run ./tests/load -compare eea86dd      # list throughput: this checkout vs a revision
 //	go run ./tests/load -soak -duration 10m   # resources flat under the default mix
 //	go run ./tests/load -target http://127.0.0.1:8080 -database-url … -key-dir …
@@ -40,6 +41,16 @@
 // per-user rate limit), pass e.g. -server-env RATE_LIMIT_RPS=0 to compare
 // the request path alone (old binaries ignore names they do not know).
 //
+// -orgs gives its own stack Better Auth's organization tables (and runs
+// migrate again, as an operator does), seeds 1M todos as the superuser (a
+// user in 20 organizations of 1,000 todos, with 1,000 of their own, each
+// list one row in every thousand of the table), prints both lists' plans,
+// and drives GET /v1/todos?organization_id=… and GET /v1/todos as that user
+// in 8 alternating rounds (-rounds, a multiple of 4) over -duration per
+// side (default 40s), with the per-user rate limit off. It prints each round's req/s and
+// p99 and exits 1 when the median of the rounds' p99 ratios
+// organization/personal is over 1.2, or on any wrong answer.
+//
 // -soak drives -mix (the default mix) for -duration (default 30m) on kept-
 // alive connections, and every -interval (10s) records the server's RSS
 // (/proc/<pid>/status), goroutines (go_goroutines), open files
@@ -73,6 +84,7 @@ type options struct {
 	keyDir              string
 	dbMaxConns          int
 	bench, scale, rls   bool
+	orgs                bool
 	pprof               string
 	seed                int64
 	cpuProfile          string
@@ -108,6 +120,7 @@ func main() {
 	flag.BoolVar(&o.bench, "bench", false, "run the benchmark suite of docs/benchmarks.md and check its targets")
 	flag.BoolVar(&o.scale, "scale", false, "measure list latency at 100k, 1M and 10M todos, with the query plan")
 	flag.BoolVar(&o.rls, "rls", false, "measure only the RLS overhead at the SQL level (pgbench, RLS vs explicit WHERE)")
+	flag.BoolVar(&o.orgs, "orgs", false, "list one organization's todos against the personal list, for a user in 20 organizations of 1,000 todos (1M todos in all); p99 ratio ≤ 1.2")
 	flag.StringVar(&o.pprof, "pprof", "", "own stack: serve the server's pprof on this loopback address")
 	flag.Int64Var(&o.seed, "seed", 1, "random seed of the operation sequence")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile here")
@@ -143,6 +156,8 @@ func main() {
 		err = runScale(ctx, o)
 	case o.rls:
 		err = runRLS(ctx, o)
+	case o.orgs:
+		err = runOrgs(ctx, o)
 	case o.compare != "":
 		err = runCompare(ctx, o)
 	case o.soak:
@@ -168,13 +183,13 @@ func explicitFlags() map[string]bool {
 // given, and refuses two modes at once.
 func modeDefaults(o *options, set map[string]bool) error {
 	modes := 0
-	for _, on := range []bool{o.bench, o.scale, o.rls, o.compare != "", o.soak} {
+	for _, on := range []bool{o.bench, o.scale, o.rls, o.orgs, o.compare != "", o.soak} {
 		if on {
 			modes++
 		}
 	}
 	if modes > 1 {
-		return fmt.Errorf("-bench, -scale, -rls, -compare and -soak are separate runs: choose one")
+		return fmt.Errorf("-bench, -scale, -rls, -orgs, -compare and -soak are separate runs: choose one")
 	}
 	switch {
 	case o.compare != "":
@@ -186,6 +201,16 @@ func modeDefaults(o *options, set map[string]bool) error {
 		}
 		if !set["warmup"] {
 			o.warmup = 200 * time.Millisecond
+		}
+	case o.orgs:
+		if !set["rounds"] {
+			o.rounds = 8
+		}
+		if !set["duration"] {
+			o.duration = 40 * time.Second
+		}
+		if o.rounds <= 0 || o.rounds%4 != 0 {
+			return fmt.Errorf("-orgs: -rounds must be a positive multiple of 4 (ABBA cycles), got %d", o.rounds)
 		}
 	case o.soak:
 		if !set["duration"] {
