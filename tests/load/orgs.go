@@ -224,6 +224,8 @@ func orgRounds(ctx context.Context, st *stack, bearer string, o options) error {
 func driveList(ctx context.Context, st *stack, bearer string, l orgList, conns int, d time.Duration) *result {
 	res := &result{conns: conns}
 	deadline := time.Now().Add(d)
+	stopRSS := sampleRSS(st, &res.rssPeak)
+	defer stopRSS()
 	start := time.Now()
 	var wg sync.WaitGroup
 	lats := make([][]time.Duration, conns)
