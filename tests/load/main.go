@@ -36,7 +36,12 @@
 // about 16 cycles the interval is their whole range, so a decision on a
 // busy machine wants e.g. -duration 2m -rounds 120. The server CPU per
 // request (from /proc, PostgreSQL not included) is printed for information.
-// Only ratios within one run mean anything on a shared machine. Both binaries get the same environment, -server-env included:
+// Only ratios within one run mean anything on a shared machine. With
+// -compare-schemas each side runs on its own database, migrated by its own
+// binary and holding the same rows (copied, ids included): the way to
+// compare across a change to sql/ or rls/, where the old binary's
+// statements on the new schema are no measure of the old release (read-only
+// mixes only, so both databases stay alike). Both binaries get the same environment, -server-env included:
 // when the newer one adds a setting whose default would change the load (a
 // per-user rate limit), pass e.g. -server-env RATE_LIMIT_RPS=0 to compare
 // the request path alone (old binaries ignore names they do not know).
@@ -91,13 +96,14 @@ type options struct {
 	unix                bool
 	serverEnv           envList
 
-	compare   string        // -compare: the git revision to compare against
-	rounds    int           // -compare: alternating rounds
-	minRatio  float64       // -compare: least median new/old throughput
-	soak      bool          // -soak
-	interval  time.Duration // -soak: one sample per interval
-	maxGrowth float64       // -soak: a series must grow by less than this
-	warmup    time.Duration // -compare: before each measured span; -soak: before judging
+	compare        string        // -compare: the git revision to compare against
+	compareSchemas bool          // -compare: each side on a database of its own schema
+	rounds         int           // -compare: alternating rounds
+	minRatio       float64       // -compare: least median new/old throughput
+	soak           bool          // -soak
+	interval       time.Duration // -soak: one sample per interval
+	maxGrowth      float64       // -soak: a series must grow by less than this
+	warmup         time.Duration // -compare: before each measured span; -soak: before judging
 }
 
 // envList collects repeated -server-env NAME=value flags.
@@ -127,6 +133,7 @@ func main() {
 	flag.BoolVar(&o.unix, "unix", false, "own stack: serve HTTP on a unix socket instead of 127.0.0.1")
 	flag.Var(&o.serverEnv, "server-env", "own stack: NAME=value for the server's environment (repeatable), e.g. GOGC=200; with -compare, for both binaries")
 	flag.StringVar(&o.compare, "compare", "", "compare list throughput of this checkout (new) against rowgate built at this git revision (old)")
+	flag.BoolVar(&o.compareSchemas, "compare-schemas", false, "-compare: run each side on its own database, migrated by its own binary, with the same rows (for a change to sql/ or rls/; read-only mixes)")
 	flag.IntVar(&o.rounds, "rounds", 40, "-compare: alternating rounds (ABBA); each side is measured -duration/-rounds per round")
 	flag.Float64Var(&o.minRatio, "min-ratio", 0.95, "-compare: fail when the median new/old throughput ratio is below this")
 	flag.BoolVar(&o.soak, "soak", false, "drive -mix for -duration and check the server's RSS, goroutines, open files and pool stay flat")
