@@ -217,3 +217,40 @@ func TestForeignKeyCheckFailsOnBadReferences(t *testing.T) {
 		t.Fatalf("reported %q, want %q", bad, want)
 	}
 }
+
+// TestMembershipFunctionIsLockedDown checks app_memberships(), the one
+// function that reads Better Auth's tables with its owner's rights: SECURITY
+// DEFINER with a pinned search_path, owned by the migrating role, not
+// executable by PUBLIC (only by rowgate_app), and the only SECURITY DEFINER
+// function of the schema.
+func TestMembershipFunctionIsLockedDown(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	conn := db.Conn(t, pgtest.Owner)
+	var definers []string
+	var owner string
+	var config []string
+	var public, app bool
+	err := conn.QueryRow(context.Background(), `
+select (select array_agg(oid::regprocedure::text order by 1) from pg_proc
+        where pronamespace = 'public'::regnamespace and prosecdef),
+       p.proowner::regrole::text, coalesce(p.proconfig, '{}'),
+       has_function_privilege('public', p.oid, 'execute'),
+       has_function_privilege('rowgate_app', p.oid, 'execute')
+from pg_proc p where p.oid = 'app_memberships(boolean)'::regprocedure`).Scan(&definers, &owner, &config, &public, &app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(definers, []string{"app_memberships(boolean)"}) {
+		t.Errorf("SECURITY DEFINER functions %v, want only app_memberships(boolean)", definers)
+	}
+	if owner != pgtest.Owner {
+		t.Errorf("app_memberships belongs to %s, want the migrating role %s", owner, pgtest.Owner)
+	}
+	if !slices.Equal(config, []string{"search_path=pg_catalog, pg_temp"}) {
+		t.Errorf("app_memberships settings %v, want search_path pinned to pg_catalog, pg_temp", config)
+	}
+	if public || !app {
+		t.Errorf("app_memberships executable by PUBLIC: %v, by rowgate_app: %v; want false, true", public, app)
+	}
+}
