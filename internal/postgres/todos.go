@@ -84,8 +84,9 @@ func (s *Todos) List(ctx context.Context, c todo.Caller, q todo.ListQuery) (todo
 	return page, nil
 }
 
-// Get returns the caller's todo, or todo.ErrNotFound if it does not exist
-// or belongs to someone else.
+// Get returns a todo the caller may see, or todo.ErrNotFound if it does
+// not exist or the caller may not see it (someone else's personal todo, or
+// one of an organization the caller is not a member of).
 func (s *Todos) Get(ctx context.Context, c todo.Caller, id string) (todo.Todo, error) {
 	var t todo.Todo
 	err := s.db.run(ctx, c, reads, func(b *pgx.Batch) {
