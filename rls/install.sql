@@ -6,14 +6,23 @@
 -- idempotent, and the package is authoritative: it first drops every policy
 -- in the schema, so a policy that is not written here does not survive.
 --
+-- Template data: BetterAuthSchema, the schema of Better Auth's tables
+-- (`rowgate migrate --better-auth-schema`, default better_auth; tern.conf's
+-- [data] section for tern's CLI).
+--
 -- Read in this order:
 --   identity.sql  who is calling: app_user_id(), the one accessor
+--   memberships.sql  their organizations: app_memberships(), read live
+--                 from Better Auth's organization plugin
 --   reset.sql     drop every existing policy, so only what follows exists
 --   users.sql     a user sees and changes only their own row
---   todos.sql     a todo is visible and changeable only by its owner
+--   todos.sql     a personal todo is its owner's; an organization's is
+--                 shared with its members
 --   idempotency_keys.sql  a caller's Idempotency-Key records are theirs alone
 
 {{ template "identity.sql" . }}
+
+{{ template "memberships.sql" . }}
 
 {{ template "reset.sql" . }}
 

@@ -207,7 +207,7 @@ func (s *apiServer) snapshot(t testing.TB) string {
 select (select coalesce(json_agg(u order by u.id), '[]')
         from (select id, email, name, created_at, updated_at from users) u)::text
     || (select coalesce(json_agg(x order by x.id), '[]')
-        from (select id, user_id, title, description, completed, created_at, updated_at from todos) x)::text`
+        from (select id, user_id, organization_id, title, description, completed, created_at, updated_at from todos) x)::text`
 	var snap string
 	if err := s.Admin.QueryRow(context.Background(), q).Scan(&snap); err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func (s *apiServer) rowsOf(t testing.TB, user string) string {
 	t.Helper()
 	const q = `
 select coalesce(json_agg(x order by x.id), '[]')::text
-from (select id, user_id, title, description, completed, created_at, updated_at from todos where user_id = $1) x`
+from (select id, user_id, organization_id, title, description, completed, created_at, updated_at from todos where user_id = $1) x`
 	var rows string
 	if err := s.Admin.QueryRow(context.Background(), q, user).Scan(&rows); err != nil {
 		t.Fatal(err)
@@ -335,7 +335,7 @@ func (s *apiServer) send(t testing.TB, req *http.Request, r apiRequest) (apiResp
 		return apiResponse{}, fmt.Errorf("%s %s: read body: %w", req.Method, req.URL.Path, err)
 	}
 	resp := apiResponse{Status: res.StatusCode, Header: res.Header, Body: data}
-	checkAPIResponse(t, req, r, resp)
+	checkAPIResponse(t, req, r, resp, s.memberOf)
 	return resp, nil
 }
 
@@ -352,8 +352,10 @@ var apiLeakMarkers = []string{
 //   - no database message or stack trace in the body;
 //   - an error is application/problem+json whose status and request_id
 //     match the response;
-//   - a todo or user in a successful answer belongs to the caller.
-func checkAPIResponse(t testing.TB, req *http.Request, r apiRequest, resp apiResponse) {
+//   - a todo or user in a successful answer is the caller's: their user,
+//     their personal todo, or a todo of an organization they are a
+//     member of (memberOf, asked of the database).
+func checkAPIResponse(t testing.TB, req *http.Request, r apiRequest, resp apiResponse, memberOf func(org, user string) bool) {
 	t.Helper()
 	what := req.Method + " " + req.URL.RequestURI()
 	id := resp.Header.Get("X-Request-Id")
@@ -377,7 +379,7 @@ func checkAPIResponse(t testing.TB, req *http.Request, r apiRequest, resp apiRes
 		checkAPIProblem(t, req.Method, what, resp, id)
 	}
 	if resp.Status < 300 && r.as != "" && r.bearer == "" {
-		checkAPIOwnership(t, what, resp.Body, r.as)
+		checkAPIOwnership(t, what, resp.Body, r.as, memberOf)
 	}
 }
 
@@ -406,7 +408,7 @@ func checkAPIProblem(t testing.TB, method, what string, resp apiResponse, id str
 
 // checkAPIOwnership walks a JSON body: every object with a user_id must be
 // the caller's, and /v1/me's id must be the caller.
-func checkAPIOwnership(t testing.TB, what string, body []byte, caller string) {
+func checkAPIOwnership(t testing.TB, what string, body []byte, caller string, memberOf func(org, user string) bool) {
 	t.Helper()
 	var v any
 	if json.Unmarshal(body, &v) != nil {
@@ -416,8 +418,13 @@ func checkAPIOwnership(t testing.TB, what string, body []byte, caller string) {
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
-			if owner, ok := v["user_id"]; ok && owner != caller {
-				t.Errorf("%s as %s: answer holds a row of %v", what, caller, owner)
+			owner, isTodo := v["user_id"]
+			org, _ := v["organization_id"].(string)
+			switch {
+			case isTodo && org != "" && !memberOf(org, caller):
+				t.Errorf("%s as %s: answer holds a todo of organization %s, which the caller is not a member of", what, caller, org)
+			case isTodo && org == "" && owner != caller:
+				t.Errorf("%s as %s: answer holds a personal todo of %v", what, caller, owner)
 			}
 			if _, isUser := v["email"]; isUser && v["id"] != caller {
 				t.Errorf("%s as %s: answer holds user %v", what, caller, v["id"])
@@ -432,6 +439,15 @@ func checkAPIOwnership(t testing.TB, what string, body []byte, caller string) {
 		}
 	}
 	walk(v)
+}
+
+// memberOf reports whether user is a member of org now, as Better Auth's
+// table says.
+func (s *apiServer) memberOf(org, user string) bool {
+	var ok bool
+	err := s.Admin.QueryRow(context.Background(),
+		`select exists (select from better_auth.member where "organizationId" = $1 and "userId" = $2)`, org, user).Scan(&ok)
+	return err == nil && ok
 }
 
 // apiProblem is the RFC 9457 body the API answers errors with.
@@ -473,13 +489,14 @@ func (r apiResponse) object(t testing.TB) map[string]any {
 
 // apiTodo is a todo as the API returns it.
 type apiTodo struct {
-	ID          string    `json:"id"`
-	UserID      string    `json:"user_id"`
-	Title       string    `json:"title"`
-	Description *string   `json:"description"`
-	Completed   bool      `json:"completed"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID             string    `json:"id"`
+	UserID         string    `json:"user_id"`
+	OrganizationID *string   `json:"organization_id"`
+	Title          string    `json:"title"`
+	Description    *string   `json:"description"`
+	Completed      bool      `json:"completed"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 type apiPage struct {

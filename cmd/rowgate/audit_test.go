@@ -28,7 +28,7 @@ func TestAuditExitCodes(t *testing.T) {
 	}{
 		{"Clean", []string{"--database-url", clean.URL(pgtest.Owner), "--format", "json"}, 0, `"errors": 0`, ""},
 		{"CleanMarkdown", []string{"--database-url", clean.URL(pgtest.Owner), "--format", "markdown"}, 0, "**Result: PASS.**", ""},
-		{"CleanAsApp", []string{"--database-url", clean.URL(pgtest.App)}, 0, "PASS: 0 errors, 1 warning, 0 info", ""},
+		{"CleanAsApp", []string{"--database-url", clean.URL(pgtest.App)}, 0, "PASS: 0 errors, 1 warning, 1 info", ""},
 		{"ErrorFinding", []string{"--database-url", bad.URL(pgtest.Owner), "--format", "json"}, 1, `"rule": "rls_not_forced"`, ""},
 		{"ErrorFindingText", []string{"--database-url", bad.URL(pgtest.Owner)}, 1, "FAIL: 1 error", ""},
 		{"UnknownFormat", []string{"--database-url", clean.URL(pgtest.Owner), "--format", "yaml"}, 2, "", "unknown --format"},

@@ -62,7 +62,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func devDatabase(ctx context.Context, progress io.Writer) (url, where string, stop func(), err error) {
 	if url := os.Getenv("DATABASE_URL"); url != "" {
 		if admin := os.Getenv("ADMIN_DATABASE_URL"); admin != "" {
-			if err := migrate.Run(ctx, admin, migrate.Options{Progress: progress, AppPassword: os.Getenv("ROWGATE_APP_PASSWORD")}); err != nil {
+			if err := migrate.Run(ctx, admin, migrate.Options{Progress: progress, AppPassword: os.Getenv("ROWGATE_APP_PASSWORD"), BetterAuthSchema: os.Getenv("BETTER_AUTH_SCHEMA")}); err != nil {
 				return "", "", nil, err
 			}
 		}
@@ -83,7 +83,7 @@ func devDatabase(ctx context.Context, progress io.Writer) (url, where string, st
 		stop()
 		return "", "", nil, err
 	}
-	if err := migrate.Run(ctx, cluster.URL(owner, database), migrate.Options{Progress: progress}); err != nil {
+	if err := migrate.Run(ctx, cluster.URL(owner, database), migrate.Options{Progress: progress, BetterAuthSchema: os.Getenv("BETTER_AUTH_SCHEMA")}); err != nil {
 		stop()
 		return "", "", nil, err
 	}

@@ -1,8 +1,10 @@
 // Minimal Better Auth server for rowgate compatibility tests.
 //
-// Email + password sign-up/sign-in (no email verification) and the `jwt`
+// Email + password sign-up/sign-in (no email verification), the `jwt`
 // plugin, which signs JWTs (GET /api/auth/token) and publishes the public
-// keys (GET /api/auth/jwks). Better Auth's tables live in their own
+// keys (GET /api/auth/jwks), and the `organization` plugin (organizations,
+// members with roles, invitations: /api/auth/organization/*), whose member
+// table rowgate reads to share todos. Better Auth's tables live in their own
 // PostgreSQL schema (BETTER_AUTH_SCHEMA, default "better_auth") of the same
 // database rowgate uses, so rowgate's "public" schema is never touched.
 //
@@ -18,7 +20,7 @@ import http from "node:http";
 import pg from "pg";
 import { parse as parseConnectionString } from "pg-connection-string";
 import { betterAuth } from "better-auth";
-import { jwt } from "better-auth/plugins";
+import { jwt, organization } from "better-auth/plugins";
 import { toNodeHandler } from "better-auth/node";
 import { getMigrations } from "better-auth/db/migration";
 import { publicFiles } from "./static.mjs";
@@ -152,6 +154,9 @@ function authOptionsFor(baseURL) {
           ...(expirationTime() !== undefined && { expirationTime: expirationTime() }),
         },
       }),
+      // Defaults: owner, admin and member roles; invitations by id, no
+      // email sent (the inviter hands the invitation id over).
+      organization(),
     ],
   };
 }
@@ -195,7 +200,8 @@ async function main() {
   // same schema cannot race on CREATE TABLE or mint two first keys.
   const auth = await withAdvisoryLock(`better-auth-init:${schema}`, async () => {
     // Create/upgrade Better Auth's tables (user, session, account,
-    // verification, jwks) in our schema. Idempotent: a no-op when up to date.
+    // verification, jwks, organization, member, invitation) in our schema.
+    // Idempotent: a no-op when up to date.
     const { toBeCreated, toBeAdded, runMigrations } = await getMigrations(authOptions);
     if (toBeCreated.length || toBeAdded.length) {
       await runMigrations();

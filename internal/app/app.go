@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	limits := cfg.RateLimit
 	limits.Known = a.verifier.Known
 	a.handler = httpapi.New(httpapi.Options{
-		Todos: a.db.Todos(), Users: a.db.Users(), Auth: auth.Middleware(a.verifier),
+		Todos: a.db.Todos(), Users: a.db.Users(), Organizations: a.db.Organizations(), Auth: auth.Middleware(a.verifier),
 		Ready: a.ready, Samples: a.samples,
 		Logger: log, RequestTimeout: cfg.RequestTimeout, CORSOrigins: cfg.CORSOrigins,
 		RateLimit: limits, TrustedProxies: cfg.TrustedProxies,

@@ -10,15 +10,14 @@ import (
 	"github.com/rowgate/rowgate/internal/pgtest"
 )
 
-// betterAuth is Better Auth's organization plugin as an organization
-// brings it: its member table in schema better_auth, readable by the role
-// that owns rowgate's tables, and todos that may belong to an organization.
+// betterAuth is what these cases need of Better Auth's organization
+// plugin: its member table in schema better_auth, readable by the role that
+// owns rowgate's tables, and todos that may belong to an organization. Every
+// pgtest.NewDB already has all three (pgtest.BetterAuthOrganizationTables
+// and sql/004), so this only states it, and fails loudly if it ever stops
+// being true.
 var betterAuth = []string{
-	"create schema better_auth",
-	`create table better_auth.member (id text primary key, "userId" text not null, "organizationId" text not null, role text not null)`,
-	"grant usage on schema better_auth to " + pgtest.Owner,
-	"grant select on better_auth.member to " + pgtest.Owner,
-	"alter table todos add column organization_id text",
+	`do $$ begin perform 1 from better_auth.member, public.todos where todos.organization_id = member."organizationId" limit 0; end $$`,
 }
 
 // membership is the good shape of issue 11: fn, a SECURITY DEFINER

@@ -21,7 +21,10 @@ import (
 // with 400 rather than silently paging from somewhere else. It is an
 // integrity check, not a secret: a cursor grants nothing, since row level
 // security decides what any page can contain. The filter byte ties a cursor
-// to the `completed` filter it was issued for.
+// to the `completed` filter it was issued for; the organization_id filter,
+// when there is one, is hashed into the check without being carried, so a
+// cursor of one list is refused by every other (personal lists hash
+// nothing more, so their cursors are those issued before organizations).
 const (
 	cursorVersion = 1
 	cursorLen     = 1 + 1 + 8 + 16 + 8
@@ -41,7 +44,7 @@ func filterByte(completed *bool) byte {
 	return 1
 }
 
-func encodeCursor(c todo.Cursor, completed *bool) string {
+func encodeCursor(c todo.Cursor, completed *bool, org *string) string {
 	id, err := uuid.Parse(c.ID)
 	if err != nil {
 		// Ids come from the database; this cannot happen.
@@ -51,13 +54,13 @@ func encodeCursor(c todo.Cursor, completed *bool) string {
 	b[0], b[1] = cursorVersion, filterByte(completed)
 	binary.BigEndian.PutUint64(b[2:10], uint64(c.CreatedAt.UnixMicro()))
 	copy(b[10:26], id[:])
-	copy(b[26:], cursorCheck(b[:26]))
+	copy(b[26:], cursorCheck(b[:26], org))
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // decodeCursor returns errBadCursor for anything it did not issue, and for
-// a cursor issued under another completed filter.
-func decodeCursor(s string, completed *bool) (todo.Cursor, error) {
+// a cursor issued under another completed or organization_id filter.
+func decodeCursor(s string, completed *bool, org *string) (todo.Cursor, error) {
 	if len(s) != base64.RawURLEncoding.EncodedLen(cursorLen) {
 		return todo.Cursor{}, errBadCursor
 	}
@@ -65,7 +68,7 @@ func decodeCursor(s string, completed *bool) (todo.Cursor, error) {
 	if err != nil || len(b) != cursorLen || b[0] != cursorVersion {
 		return todo.Cursor{}, errBadCursor
 	}
-	if !hmac.Equal(b[26:], cursorCheck(b[:26])) || b[1] != filterByte(completed) {
+	if !hmac.Equal(b[26:], cursorCheck(b[:26], org)) || b[1] != filterByte(completed) {
 		return todo.Cursor{}, errBadCursor
 	}
 	id, _ := uuid.FromBytes(b[10:26])
@@ -73,8 +76,13 @@ func decodeCursor(s string, completed *bool) (todo.Cursor, error) {
 	return todo.Cursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: id.String()}, nil
 }
 
-func cursorCheck(b []byte) []byte {
+// cursorCheck hashes the fixed-size part of a cursor and, for an
+// organization's list, the organization's id after it.
+func cursorCheck(b []byte, org *string) []byte {
 	h := hmac.New(sha256.New, cursorKey)
 	h.Write(b)
+	if org != nil {
+		h.Write([]byte(*org))
+	}
 	return h.Sum(nil)[:8]
 }

@@ -31,6 +31,8 @@ func appendTodo(b []byte, t *todo.Todo) []byte {
 	b = appendString(b, t.ID)
 	b = append(b, `,"user_id":`...)
 	b = appendString(b, t.UserID)
+	b = append(b, `,"organization_id":`...)
+	b = appendNullableString(b, t.OrganizationID)
 	b = append(b, `,"title":`...)
 	b = appendString(b, t.Title)
 	b = append(b, `,"description":`...)
@@ -44,7 +46,7 @@ func appendTodo(b []byte, t *todo.Todo) []byte {
 	return append(b, '}')
 }
 
-func appendPage(b []byte, p *todo.Page, completed *bool) []byte {
+func appendPage(b []byte, p *todo.Page, q *todo.ListQuery) []byte {
 	b = append(b, `{"items":[`...)
 	for i := range p.Items {
 		if i > 0 {
@@ -56,7 +58,7 @@ func appendPage(b []byte, p *todo.Page, completed *bool) []byte {
 	if p.Next == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendString(b, encodeCursor(*p.Next, completed))
+		b = appendString(b, encodeCursor(*p.Next, q.Completed, q.OrganizationID))
 	}
 	return append(b, '}')
 }

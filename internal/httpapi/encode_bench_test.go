@@ -29,7 +29,7 @@ func BenchmarkEncodeListPage(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf := getBuf()
-		*buf = appendPage(*buf, &p, nil)
+		*buf = appendPage(*buf, &p, &todo.ListQuery{})
 		putBuf(buf)
 	}
 }
@@ -40,6 +40,7 @@ func BenchmarkEncodeListPageStdlib(b *testing.B) {
 	type item struct {
 		ID          string    `json:"id"`
 		UserID      string    `json:"user_id"`
+		OrgID       *string   `json:"organization_id"`
 		Title       string    `json:"title"`
 		Description *string   `json:"description"`
 		Completed   bool      `json:"completed"`
@@ -55,9 +56,9 @@ func BenchmarkEncodeListPageStdlib(b *testing.B) {
 	for b.Loop() {
 		out := page{Items: make([]item, len(p.Items))}
 		for i, t := range p.Items {
-			out.Items[i] = item{t.ID, t.UserID, t.Title, t.Description, t.Completed, t.CreatedAt.UTC(), t.UpdatedAt.UTC()}
+			out.Items[i] = item{t.ID, t.UserID, t.OrganizationID, t.Title, t.Description, t.Completed, t.CreatedAt.UTC(), t.UpdatedAt.UTC()}
 		}
-		c := encodeCursor(*p.Next, nil)
+		c := encodeCursor(*p.Next, nil, nil)
 		out.NextCursor = &c
 		if _, err := json.Marshal(out); err != nil {
 			b.Fatal(err)

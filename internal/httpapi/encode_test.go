@@ -17,13 +17,14 @@ import (
 // about the same values. These mirror structs are the encoding/json side:
 // the field names and types the OpenAPI document promises.
 type todoMirror struct {
-	ID          string    `json:"id"`
-	UserID      string    `json:"user_id"`
-	Title       string    `json:"title"`
-	Description *string   `json:"description"`
-	Completed   bool      `json:"completed"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID             string    `json:"id"`
+	UserID         string    `json:"user_id"`
+	OrganizationID *string   `json:"organization_id"`
+	Title          string    `json:"title"`
+	Description    *string   `json:"description"`
+	Completed      bool      `json:"completed"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 type userMirror struct {
@@ -40,7 +41,7 @@ type pageMirror struct {
 }
 
 func mirrorTodo(t *todo.Todo) todoMirror {
-	return todoMirror{t.ID, t.UserID, t.Title, t.Description, t.Completed, t.CreatedAt, t.UpdatedAt}
+	return todoMirror{t.ID, t.UserID, t.OrganizationID, t.Title, t.Description, t.Completed, t.CreatedAt, t.UpdatedAt}
 }
 
 // sameJSON decodes ours and theirs into a fresh *T each, strictly, and
@@ -141,11 +142,12 @@ func TestAppendTodoMatchesEncodingJSON(t *testing.T) {
 	todos := []todo.Todo{
 		{ID: "00000000-0000-4000-8000-00000000000a", UserID: "alice", Title: "t", CreatedAt: base, UpdatedAt: base},
 		{ID: "x", UserID: "u", Title: "t", Description: strp(""), Completed: true, CreatedAt: base, UpdatedAt: base.Add(time.Nanosecond)},
+		{ID: "x", UserID: "u", OrganizationID: strp("org"), Title: "t", CreatedAt: base, UpdatedAt: base},
 		{CreatedAt: time.Time{}, UpdatedAt: base.In(time.FixedZone("odd", -(3*3600 + 30*60)))},
 		{CreatedAt: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), UpdatedAt: time.Unix(0, 0)},
 	}
 	for _, s := range trickyStrings {
-		todos = append(todos, todo.Todo{ID: s, UserID: s, Title: s, Description: strp(s), CreatedAt: base, UpdatedAt: base})
+		todos = append(todos, todo.Todo{ID: s, UserID: s, OrganizationID: strp(s), Title: s, Description: strp(s), CreatedAt: base, UpdatedAt: base})
 	}
 	for _, td := range todos {
 		theirs, err := json.Marshal(mirrorTodo(&td))
@@ -176,27 +178,29 @@ func TestAppendPageMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 11, 25, 21, 3, 33, 393178000, time.UTC)
 	item := todo.Todo{ID: "00000000-0000-4000-8000-00000000000a", UserID: "alice", Title: "<t>", CreatedAt: base, UpdatedAt: base}
-	yes := true
+	yes, org := true, "org"
+	next := &todo.Cursor{CreatedAt: base, ID: item.ID}
 	for _, tc := range []struct {
-		page      todo.Page
-		completed *bool
+		page todo.Page
+		q    todo.ListQuery
 	}{
-		{todo.Page{Items: []todo.Todo{}}, nil},
-		{todo.Page{Items: []todo.Todo{item}}, nil},
-		{todo.Page{Items: []todo.Todo{item, item}, Next: &todo.Cursor{CreatedAt: base, ID: item.ID}}, &yes},
+		{todo.Page{Items: []todo.Todo{}}, todo.ListQuery{}},
+		{todo.Page{Items: []todo.Todo{item}}, todo.ListQuery{}},
+		{todo.Page{Items: []todo.Todo{item, item}, Next: next}, todo.ListQuery{Completed: &yes}},
+		{todo.Page{Items: []todo.Todo{item, item}, Next: next}, todo.ListQuery{Completed: &yes, OrganizationID: &org}},
 	} {
 		m := pageMirror{Items: []todoMirror{}}
 		for i := range tc.page.Items {
 			m.Items = append(m.Items, mirrorTodo(&tc.page.Items[i]))
 		}
 		if tc.page.Next != nil {
-			m.NextCursor = strp(encodeCursor(*tc.page.Next, tc.completed))
+			m.NextCursor = strp(encodeCursor(*tc.page.Next, tc.q.Completed, tc.q.OrganizationID))
 		}
 		theirs, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameJSON[pageMirror](t, appendPage(nil, &tc.page, tc.completed), theirs)
+		sameJSON[pageMirror](t, appendPage(nil, &tc.page, &tc.q), theirs)
 	}
 }
 
@@ -243,6 +247,8 @@ func FuzzAppendTodo(f *testing.F) {
 			CreatedAt: time.Unix(0, created).UTC(), UpdatedAt: time.Unix(0, updated).In(time.FixedZone("z", 5400))}
 		if hasDesc {
 			td.Description = &desc
+		} else {
+			td.OrganizationID = &desc // the other nullable string, so both shapes are fuzzed
 		}
 		theirs, err := json.Marshal(mirrorTodo(&td))
 		if err != nil {

@@ -39,6 +39,12 @@ func toProblem(err error) *Problem {
 			"The resource changed since the ETag given in If-Match; fetch it again.")
 	case errors.Is(err, todo.ErrConflict):
 		return problem(http.StatusConflict, "conflict", "The change conflicts with the current state.").withCause(err)
+	case errors.Is(err, todo.ErrNotAMember):
+		return problem(http.StatusForbidden, "not_a_member",
+			"You are not a member of that organization, or it does not exist.").withField("organization_id", "not a member")
+	case errors.Is(err, todo.ErrNotAllowed):
+		return problem(http.StatusForbidden, "not_allowed",
+			"You may see this todo but not make this change: only its creator, or an owner or admin of its organization, may delete it, and only its creator may make it personal.")
 	case errors.Is(err, todo.ErrForbidden):
 		return problem(http.StatusForbidden, "forbidden", "The database refused this change.").withCause(err)
 	case errors.Is(err, todo.ErrOverloaded):

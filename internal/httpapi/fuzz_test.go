@@ -104,11 +104,26 @@ func filterOf(n uint8) *bool {
 	return nil
 }
 
+// orgOf names the organization filter of a fuzzed filter byte: none, or
+// one of two organizations, so that n%9 covers every pair of filters.
+func orgOf(n uint8) *string {
+	switch n / 3 % 3 {
+	case 1:
+		v := "org-a"
+		return &v
+	case 2:
+		v := "org-b"
+		return &v
+	}
+	return nil
+}
+
 var cursorSeeds = func() []string {
 	c := todo.Cursor{CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), ID: "00000000-0000-4000-8000-00000000000a"}
-	good := encodeCursor(c, nil)
+	good := encodeCursor(c, nil, nil)
 	return []string{
-		good, encodeCursor(c, filterOf(1)), encodeCursor(c, filterOf(2)), good[:len(good)-1], good + "A",
+		good, encodeCursor(c, filterOf(1), nil), encodeCursor(c, filterOf(2), nil), good[:len(good)-1], good + "A",
+		encodeCursor(c, nil, orgOf(3)), encodeCursor(c, filterOf(1), orgOf(6)),
 		strings.Repeat("A", len(good)), strings.Repeat("_", len(good)), "", "AAAA", good + "==",
 		base64.StdEncoding.EncodeToString([]byte(good)), "\xff" + good[1:],
 	}
@@ -116,14 +131,14 @@ var cursorSeeds = func() []string {
 
 // FuzzDecodeCursor feeds arbitrary strings to the cursor decoder: no
 // panic; a refusal is errBadCursor; what it accepts is a position the API
-// can issue again, tied to its filter.
+// can issue again, tied to its filters (completed and organization).
 func FuzzDecodeCursor(f *testing.F) {
 	for i, s := range cursorSeeds {
 		f.Add(s, uint8(i))
 	}
 	f.Fuzz(func(t *testing.T, s string, filter uint8) {
-		completed := filterOf(filter)
-		c, err := decodeCursor(s, completed)
+		completed, org := filterOf(filter), orgOf(filter)
+		c, err := decodeCursor(s, completed, org)
 		if err != nil {
 			if !errors.Is(err, errBadCursor) {
 				t.Fatalf("decodeCursor(%q): %v", s, err)
@@ -133,13 +148,13 @@ func FuzzDecodeCursor(f *testing.F) {
 		if _, err := uuid.Parse(c.ID); err != nil || c.CreatedAt.Location() != time.UTC {
 			t.Fatalf("decodeCursor(%q) = %+v", s, c)
 		}
-		again, err := decodeCursor(encodeCursor(c, completed), completed)
+		again, err := decodeCursor(encodeCursor(c, completed, org), completed, org)
 		if err != nil || again != c {
 			t.Fatalf("re-encoding %+v decodes to %+v, %v", c, again, err)
 		}
-		for other := uint8(0); other < 3; other++ {
-			if other != filter%3 {
-				if _, err := decodeCursor(s, filterOf(other)); err == nil {
+		for other := uint8(0); other < 9; other++ {
+			if other != filter%9 {
+				if _, err := decodeCursor(s, filterOf(other), orgOf(other)); err == nil {
 					t.Fatalf("cursor %q decodes under another filter", s)
 				}
 			}
@@ -158,16 +173,19 @@ func FuzzCursorRoundTrip(f *testing.F) {
 		var id uuid.UUID
 		copy(id[:], idBytes)
 		c := todo.Cursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: id.String()}
-		s := encodeCursor(c, filterOf(filter))
+		s := encodeCursor(c, filterOf(filter), orgOf(filter))
 		if url.QueryEscape(s) != s {
 			t.Fatalf("cursor %q needs escaping in a URL", s)
 		}
-		got, err := decodeCursor(s, filterOf(filter))
+		got, err := decodeCursor(s, filterOf(filter), orgOf(filter))
 		if err != nil || got != c {
 			t.Fatalf("round trip of %+v: %+v, %v", c, got, err)
 		}
-		if _, err := decodeCursor(s, filterOf(filter%3+1)); err == nil {
-			t.Fatal("the cursor decodes under another filter")
+		if _, err := decodeCursor(s, filterOf(filter%3+1), orgOf(filter)); err == nil {
+			t.Fatal("the cursor decodes under another completed filter")
+		}
+		if _, err := decodeCursor(s, filterOf(filter), orgOf(filter+3)); err == nil {
+			t.Fatal("the cursor decodes under another organization")
 		}
 	})
 }
@@ -295,12 +313,12 @@ func TestCursorRejectsEveryEdit(t *testing.T) {
 	t.Parallel()
 	c := todo.Cursor{CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ID: "00000000-0000-4000-8000-00000000000a"}
 	for _, completed := range []*bool{filterOf(0), filterOf(1), filterOf(2)} {
-		s := encodeCursor(c, completed)
+		s := encodeCursor(c, completed, nil)
 		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 		for i := range s {
 			for _, r := range alphabet {
 				if e := s[:i] + string(r) + s[i+1:]; e != s {
-					if _, err := decodeCursor(e, completed); err == nil {
+					if _, err := decodeCursor(e, completed, nil); err == nil {
 						t.Fatalf("cursor %s edited at %d to %s is accepted", s, i, e)
 					}
 				}

@@ -11,16 +11,17 @@ import (
 	"github.com/rowgate/rowgate/internal/todo"
 )
 
-var listParams = []string{"limit", "completed", "cursor"}
+var listParams = []string{"limit", "organization_id", "completed", "cursor"}
 
-// parseListQuery reads ?limit=1..100&completed=true|false&cursor=…
-// strictly: an unknown or repeated parameter is a 400, so a typo such as
+// parseListQuery reads
+// ?limit=1..100&organization_id=…&completed=true|false&cursor=… strictly:
+// an unknown or repeated parameter is a 400, so a typo such as
 // ?complete=true fails loudly instead of returning an unfiltered list.
 func parseListQuery(q url.Values) (todo.ListQuery, error) {
 	lq := todo.ListQuery{Limit: todo.DefaultLimit}
 	for key, vals := range q {
 		if !contains(listParams, key) {
-			return lq, errBadRequest("unknown_parameter", "Unknown query parameter "+quote(key)+"; allowed: limit, completed, cursor.").withField(key, "unknown parameter")
+			return lq, errBadRequest("unknown_parameter", "Unknown query parameter "+quote(key)+"; allowed: limit, organization_id, completed, cursor.").withField(key, "unknown parameter")
 		}
 		if len(vals) > 1 {
 			return lq, errBadRequest("invalid_parameter", "The parameter "+quote(key)+" is given more than once.").withField(key, "repeated")
@@ -33,6 +34,12 @@ func parseListQuery(q url.Values) (todo.ListQuery, error) {
 		}
 		lq.Limit = n
 	}
+	if v, ok := q["organization_id"]; ok {
+		if !todo.ValidOrganizationID(v[0]) {
+			return lq, errBadRequest("invalid_parameter", "organization_id must be 1 to 255 characters, with no control characters.").withField("organization_id", "invalid")
+		}
+		lq.OrganizationID = &v[0]
+	}
 	if v, ok := q["completed"]; ok {
 		switch v[0] {
 		case "true", "false":
@@ -43,7 +50,7 @@ func parseListQuery(q url.Values) (todo.ListQuery, error) {
 		}
 	}
 	if v, ok := q["cursor"]; ok {
-		c, err := decodeCursor(v[0], lq.Completed)
+		c, err := decodeCursor(v[0], lq.Completed, lq.OrganizationID)
 		if err != nil {
 			return lq, errBadRequest("invalid_cursor", "The cursor is not one this API issued for this filter; start again without it.").withField("cursor", "invalid")
 		}

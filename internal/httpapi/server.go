@@ -13,8 +13,9 @@ import (
 
 // Options wires the API to its stores and to authentication.
 type Options struct {
-	Todos TodoStore
-	Users UserStore
+	Todos         TodoStore
+	Users         UserStore
+	Organizations OrganizationStore
 	// Auth verifies the bearer token and stores the caller in the request
 	// context (auth.Middleware). Required: without it every /v1 route
 	// would fail closed anyway, with an empty caller.
@@ -82,5 +83,7 @@ func New(o Options) *echo.Echo {
 	v1.GET("/todos/:id", todos.get)
 	v1.PATCH("/todos/:id", todos.update)
 	v1.DELETE("/todos/:id", todos.delete)
+	orgs := organizationHandlers{store: o.Organizations}
+	v1.GET("/organizations", orgs.list)
 	return e
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // TodoStore is what the todo handlers need. Every method answers for the
-// caller only; todo.ErrNotFound covers rows that belong to someone else.
+// caller only; todo.ErrNotFound covers rows the caller may not see.
 type TodoStore interface {
 	List(ctx context.Context, c todo.Caller, q todo.ListQuery) (todo.Page, error)
 	Get(ctx context.Context, c todo.Caller, id string) (todo.Todo, error)
@@ -25,8 +25,8 @@ type TodoStore interface {
 }
 
 var (
-	newTodoFields   = []string{"title", "description", "completed"}
-	todoPatchFields = []string{"title", "description", "completed"}
+	newTodoFields   = []string{"title", "description", "completed", "organization_id"}
+	todoPatchFields = []string{"title", "description", "completed", "organization_id"}
 )
 
 type todoHandlers struct{ store TodoStore }
@@ -42,7 +42,7 @@ func (h todoHandlers) list(c echo.Context) error {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	*buf = appendPage(*buf, &page, q.Completed)
+	*buf = appendPage(*buf, &page, &q)
 	return writeJSON(c, http.StatusOK, *buf)
 }
 
@@ -171,7 +171,11 @@ func newTodoFrom(b body) (todo.NewTodo, error) {
 	if err != nil {
 		return todo.NewTodo{}, err
 	}
-	n := todo.NewTodo{Title: *title, Description: desc, Completed: completed != nil && *completed}
+	org, _, err := b.str("organization_id", true)
+	if err != nil {
+		return todo.NewTodo{}, err
+	}
+	n := todo.NewTodo{Title: *title, Description: desc, Completed: completed != nil && *completed, OrganizationID: org}
 	return n, n.Validate()
 }
 
@@ -185,6 +189,9 @@ func todoPatchFrom(b body) (todo.TodoPatch, error) {
 		return p, err
 	}
 	if p.Completed, err = b.boolean("completed"); err != nil {
+		return p, err
+	}
+	if p.OrganizationID, p.OrganizationIDSet, err = b.str("organization_id", true); err != nil {
 		return p, err
 	}
 	return p, p.Validate()

@@ -16,7 +16,8 @@ import (
 
 // Error is a failed statement located in its source file: sql/NNN_name.sql
 // or rls/name.sql, with the 1-based line and column PostgreSQL pointed at
-// (zero when it pointed nowhere).
+// (zero when it pointed nowhere). Its message ends with PostgreSQL's hint,
+// when there is one: rls/ puts the fix there (the grants to run, say).
 type Error struct {
 	File   string
 	Line   int
@@ -29,7 +30,11 @@ func (e *Error) Error() string {
 	if e.Line > 0 {
 		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
 	}
-	return fmt.Sprintf("migrate: %s: %s (SQLSTATE %s)", loc, e.Err.Message, e.Err.Code)
+	msg := fmt.Sprintf("migrate: %s: %s (SQLSTATE %s)", loc, e.Err.Message, e.Err.Code)
+	if e.Err.Hint != "" {
+		msg += "\nhint: " + e.Err.Hint
+	}
+	return msg
 }
 
 // Unwrap returns the PostgreSQL error, for errors.As and SQLSTATE checks.

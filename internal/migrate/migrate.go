@@ -24,10 +24,19 @@ const VersionTable = "rowgate_meta.schema_version"
 // CLI exclude each other too.
 const lockKey = int64(9628173550095224)
 
+// DefaultBetterAuthSchema is where Better Auth's tables are looked for
+// unless Options.BetterAuthSchema says otherwise.
+const DefaultBetterAuthSchema = "better_auth"
+
 // Options tunes a run. The zero value applies the embedded sql/ and rls/.
 type Options struct {
 	// AppPassword, when non-empty, becomes rowgate_app's password.
 	AppPassword string
+	// BetterAuthSchema is the schema of Better Auth's tables, whose
+	// organization plugin app_memberships() reads (rls/memberships.sql);
+	// empty means DefaultBetterAuthSchema. It must be a lowercase
+	// identifier (see ValidSchemaName).
+	BetterAuthSchema string
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
 	// Migrations and Policies override the embedded sql/ and rls/.
@@ -40,6 +49,9 @@ type Options struct {
 // *Error naming its file and line.
 func Run(ctx context.Context, connString string, opts Options) error {
 	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return err
+	}
 	conn, err := connect(ctx, connString)
 	if err != nil {
 		return err
@@ -69,7 +81,33 @@ func (o Options) withDefaults() Options {
 	if o.Policies == nil {
 		o.Policies = rowgate.Policies
 	}
+	if o.BetterAuthSchema == "" {
+		o.BetterAuthSchema = DefaultBetterAuthSchema
+	}
 	return o
+}
+
+func (o Options) validate() error {
+	if !ValidSchemaName(o.BetterAuthSchema) {
+		return fmt.Errorf("migrate: Better Auth schema %q: want a lowercase identifier, [a-z_][a-z0-9_]*, at most 63 bytes", o.BetterAuthSchema)
+	}
+	return nil
+}
+
+// ValidSchemaName reports whether name is a schema name rls/ accepts: a
+// lowercase SQL identifier that needs no quoting, [a-z_][a-z0-9_]*, of at
+// most 63 bytes. It is spliced into rls/ as template data, so nothing else
+// may pass.
+func ValidSchemaName(name string) bool {
+	if len(name) == 0 || len(name) > 63 || (name[0] >= '0' && name[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // connect pins search_path to public as a startup parameter: tern runs

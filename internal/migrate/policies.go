@@ -15,13 +15,18 @@ import (
 var snapshotSQL string
 
 // RenderPolicies evaluates the rls/ code package into the SQL it installs.
+// Its template data is BetterAuthSchema (DefaultBetterAuthSchema unless
+// opts names another).
 func RenderPolicies(opts Options) (string, error) {
 	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return "", err
+	}
 	pkg, err := migrate.LoadCodePackage(opts.Policies)
 	if err != nil {
 		return "", fmt.Errorf("migrate: load rls/: %w", err)
 	}
-	sql, err := pkg.Eval(map[string]any{})
+	sql, err := pkg.Eval(map[string]any{"BetterAuthSchema": opts.BetterAuthSchema})
 	if err != nil {
 		return "", fmt.Errorf("migrate: render rls/: %w", err)
 	}

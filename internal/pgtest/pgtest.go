@@ -141,14 +141,20 @@ func (s *server) useCluster(c *devdb.Cluster) {
 	s.superuser = devdb.Superuser
 }
 
-// setup creates the owner role and a template database owned by it, and
-// migrates the template as the owner, proving no superuser is needed.
+// setup creates the owner role and a template database owned by it, gives
+// it Better Auth's organization tables (see AddBetterAuth), and migrates
+// the template as the owner, proving no superuser is needed. Every NewDB
+// therefore has the real app_memberships(); a database without Better
+// Auth's tables is NewEmptyDB's, migrated by the test.
 func (s *server) setup(ctx context.Context) error {
 	var err error
 	if s.admin, err = pgxpool.New(ctx, s.base.String()); err != nil {
 		return err
 	}
 	if err := migrate.Bootstrap(ctx, s.base.String(), Owner, OwnerPassword, s.template); err != nil {
+		return err
+	}
+	if err := s.createBetterAuthTables(ctx, s.template); err != nil {
 		return err
 	}
 	err = migrate.Run(ctx, s.url(Owner, OwnerPassword, s.template), migrate.Options{AppPassword: AppPassword})

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 
@@ -26,17 +27,17 @@ const (
 with existing as (
   select fingerprint, response from idempotency_keys where key = $1
 ), created as (
-  insert into todos (title, description, completed)
-  select $3, $4, $5 where not exists (select from existing)
-  returning id, user_id, title, description, completed, created_at, updated_at
+  insert into todos (title, description, completed, organization_id)
+  select $3, $4, $5, $7 where not exists (select from existing)
+  returning id, user_id, organization_id, title, description, completed, created_at, updated_at
 ), recorded as (
   insert into idempotency_keys (key, fingerprint, response, expires_at)
   select $1, $2, to_jsonb(created), now() + $6::interval from created
 )
-select false, $2::bytea, id, user_id, title, description, completed, created_at, updated_at
+select false, $2::bytea, id, user_id, organization_id, title, description, completed, created_at, updated_at
 from created
 union all
-select true, e.fingerprint, r.id, r.user_id, r.title, r.description, r.completed, r.created_at, r.updated_at
+select true, e.fingerprint, r.id, r.user_id, r.organization_id, r.title, r.description, r.completed, r.created_at, r.updated_at
 from existing e cross join lateral jsonb_populate_record(null::todos, e.response) r`
 )
 
@@ -44,7 +45,9 @@ from existing e cross join lateral jsonb_populate_record(null::todos, e.response
 // the first call creates it; a later call with the same key and the same
 // request returns the todo as it was first returned, with replayed true,
 // and creates nothing; with another request it returns todo.ErrKeyReused
-// and changes nothing. Keys expire after Config.IdempotencyKeyTTL.
+// and changes nothing. Keys expire after Config.IdempotencyKeyTTL. Naming
+// an organization the caller is not a member of gives todo.ErrNotAMember
+// and records nothing.
 func (s *Todos) CreateOnce(ctx context.Context, c todo.Caller, n todo.NewTodo, key string) (t todo.Todo, replayed bool, err error) {
 	if err := n.Validate(); err != nil {
 		return todo.Todo{}, false, err
@@ -57,11 +60,13 @@ func (s *Todos) CreateOnce(ctx context.Context, c todo.Caller, n todo.NewTodo, k
 	err = s.db.run(ctx, c, keyedWrite, func(b *pgx.Batch) {
 		b.Queue(lockIdempotencyKey, key)
 		b.Queue(purgeExpiredKeys)
-		b.Queue(createOnce, key, want[:], n.Title, n.Description, n.Completed, s.db.keyTTL).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&replayed, &got, &t.ID, &t.UserID, &t.Title, &t.Description, &t.Completed, &t.CreatedAt, &t.UpdatedAt)
+		b.Queue(createOnce, key, want[:], n.Title, n.Description, n.Completed, s.db.keyTTL, n.OrganizationID).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&replayed, &got, &t.ID, &t.UserID, &t.OrganizationID, &t.Title, &t.Description, &t.Completed, &t.CreatedAt, &t.UpdatedAt)
 		})
 	})
 	switch {
+	case n.OrganizationID != nil && errors.Is(err, todo.ErrForbidden):
+		return todo.Todo{}, false, todo.ErrNotAMember
 	case err != nil:
 		return todo.Todo{}, false, err
 	case !bytes.Equal(got, want[:]):

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -10,72 +11,51 @@ import (
 	"github.com/rowgate/rowgate/internal/todo"
 )
 
-// The statements below carry no ownership filter: row level security adds
-// `user_id = (select app_user_id())` to every one of them. The list
-// statements are served by todos_user_id_created_at_id_idx with no Sort.
+// The statements below carry no ownership filter: row level security
+// decides which rows each one sees (rls/todos.sql).
 const (
-	listTodos = `
-select id, user_id, title, description, completed, created_at, updated_at
-from todos
-order by created_at desc, id desc
-limit $1`
-	listTodosAfter = `
-select id, user_id, title, description, completed, created_at, updated_at
-from todos
-where (created_at, id) < ($2, $3)
-order by created_at desc, id desc
-limit $1`
-	listTodosCompleted = `
-select id, user_id, title, description, completed, created_at, updated_at
-from todos
-where completed = $2
-order by created_at desc, id desc
-limit $1`
-	listTodosCompletedAfter = `
-select id, user_id, title, description, completed, created_at, updated_at
-from todos
-where completed = $2 and (created_at, id) < ($3, $4)
-order by created_at desc, id desc
-limit $1`
+	todoColumns = `id, user_id, organization_id, title, description, completed, created_at, updated_at`
 
-	getTodo = `
-select id, user_id, title, description, completed, created_at, updated_at
-from todos
-where id = $1`
+	getTodo = `select ` + todoColumns + ` from todos where id = $1`
 
 	// user_id is not named: its default is app_user_id().
 	createTodo = `
-insert into todos (title, description, completed)
-values ($1, $2, $3)
-returning id, user_id, title, description, completed, created_at, updated_at`
+insert into todos (title, description, completed, organization_id)
+values ($1, $2, $3, $4)
+returning ` + todoColumns
 
 	// $6 is the If-Match precondition: the updated_at the client last saw.
+	// $7 says whether organization_id is set, to $8.
 	updateTodo = `
 update todos set
   title = coalesce($2::text, title),
   description = case when $3::boolean then $4::text else description end,
-  completed = coalesce($5::boolean, completed)
+  completed = coalesce($5::boolean, completed),
+  organization_id = case when $7::boolean then $8::text else organization_id end
 where id = $1 and ($6::timestamptz is null or updated_at = $6)
-returning id, user_id, title, description, completed, created_at, updated_at`
+returning ` + todoColumns
 
 	deleteTodo = `
 delete from todos
 where id = $1 and ($2::timestamptz is null or updated_at = $2)
 returning id`
 
-	// Queued after an update or delete in the same transaction: whether the
-	// row is (still) there tells a failed precondition from a missing row.
+	// Queued after an update or delete in the same transaction: the
+	// version of the row if the caller can (still) see it, which tells a
+	// failed precondition, a refusal and a missing row apart.
 	todoVersion = `select updated_at from todos where id = $1`
 )
 
-// Todos is the store of the caller's todos.
+// Todos is the store of the todos the caller may see.
 type Todos struct{ db *DB }
 
 // Todos returns the todo store.
 func (db *DB) Todos() *Todos { return &Todos{db: db} }
 
-// List returns a page of the caller's todos, newest first. It never
-// returns another user's todo: the database filters them out.
+// List returns a page of todos, newest first: the caller's personal todos,
+// or the organization's that q names (none unless the caller is a member
+// of it). It never returns a todo the caller may not see: the database
+// filters them out.
 func (s *Todos) List(ctx context.Context, c todo.Caller, q todo.ListQuery) (todo.Page, error) {
 	sql, args := listStatement(q)
 	var page todo.Page
@@ -104,24 +84,9 @@ func (s *Todos) List(ctx context.Context, c todo.Caller, q todo.ListQuery) (todo
 	return page, nil
 }
 
-// listStatement picks one of the four constant statements; it asks for one
-// row more than the limit, to know whether another page follows.
-func listStatement(q todo.ListQuery) (string, []any) {
-	limit := q.Limit + 1
-	switch {
-	case q.Completed == nil && q.After == nil:
-		return listTodos, []any{limit}
-	case q.Completed == nil:
-		return listTodosAfter, []any{limit, q.After.CreatedAt, q.After.ID}
-	case q.After == nil:
-		return listTodosCompleted, []any{limit, *q.Completed}
-	default:
-		return listTodosCompletedAfter, []any{limit, *q.Completed, q.After.CreatedAt, q.After.ID}
-	}
-}
-
-// Get returns the caller's todo, or todo.ErrNotFound if it does not exist
-// or belongs to someone else.
+// Get returns a todo the caller may see, or todo.ErrNotFound if it does
+// not exist or the caller may not see it (someone else's personal todo, or
+// one of an organization the caller is not a member of).
 func (s *Todos) Get(ctx context.Context, c todo.Caller, id string) (todo.Todo, error) {
 	var t todo.Todo
 	err := s.db.run(ctx, c, reads, func(b *pgx.Batch) {
@@ -130,31 +95,41 @@ func (s *Todos) Get(ctx context.Context, c todo.Caller, id string) (todo.Todo, e
 	return t, err
 }
 
-// Create inserts a todo owned by the caller and returns it as stored.
+// Create inserts a todo created by the caller, personal or in the
+// organization n names, and returns it as stored. Naming an organization
+// the caller is not a member of, or one that does not exist, gives
+// todo.ErrNotAMember.
 func (s *Todos) Create(ctx context.Context, c todo.Caller, n todo.NewTodo) (todo.Todo, error) {
 	if err := n.Validate(); err != nil {
 		return todo.Todo{}, err
 	}
 	var t todo.Todo
 	err := s.db.run(ctx, c, writes, func(b *pgx.Batch) {
-		b.Queue(createTodo, n.Title, n.Description, n.Completed).QueryRow(func(row pgx.Row) error { return scanTodo(row, &t) })
+		b.Queue(createTodo, n.Title, n.Description, n.Completed, n.OrganizationID).QueryRow(func(row pgx.Row) error { return scanTodo(row, &t) })
 	})
+	if n.OrganizationID != nil && errors.Is(err, todo.ErrForbidden) {
+		return todo.Todo{}, todo.ErrNotAMember
+	}
 	return t, err
 }
 
 // Update applies a partial update. ifMatch, when non-nil, is the
 // updated_at the caller last saw: if the todo changed since, nothing is
-// written and todo.ErrPreconditionFailed is returned. A todo that does not
-// exist or belongs to someone else gives todo.ErrNotFound.
+// written and todo.ErrPreconditionFailed is returned. A todo the caller
+// cannot see gives todo.ErrNotFound. Moving it into an organization the
+// caller is not a member of gives todo.ErrNotAMember; making another
+// member's todo personal gives todo.ErrNotAllowed.
 func (s *Todos) Update(ctx context.Context, c todo.Caller, id string, p todo.TodoPatch, ifMatch *time.Time) (todo.Todo, error) {
 	if err := p.Validate(); err != nil {
 		return todo.Todo{}, err
 	}
 	var t todo.Todo
-	var updated, exists bool
+	var updated bool
+	var version *time.Time
 	err := s.db.run(ctx, c, writes, func(b *pgx.Batch) {
-		updated, exists = false, false
-		b.Queue(updateTodo, id, p.Title, p.DescriptionSet, p.Description, p.Completed, ifMatch).Query(func(rows pgx.Rows) error {
+		updated, version = false, nil
+		b.Queue(updateTodo, id, p.Title, p.DescriptionSet, p.Description, p.Completed, ifMatch,
+			p.OrganizationIDSet, p.OrganizationID).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				updated = true
 				if err := scanTodo(rows, &t); err != nil {
@@ -163,46 +138,72 @@ func (s *Todos) Update(ctx context.Context, c todo.Caller, id string, p todo.Tod
 			}
 			return rows.Err()
 		})
-		b.Queue(todoVersion, id).Query(func(rows pgx.Rows) error {
-			exists = rows.Next()
-			rows.Close()
-			return rows.Err()
-		})
+		queueVersion(b, id, &version)
 	})
-	return t, outcome(err, updated, exists)
+	if errors.Is(err, todo.ErrForbidden) && p.OrganizationIDSet {
+		// The new row failed WITH CHECK: moved into an organization the
+		// caller is not a member of, or out to a personal todo of someone
+		// else's.
+		if p.OrganizationID != nil {
+			return todo.Todo{}, todo.ErrNotAMember
+		}
+		return todo.Todo{}, todo.ErrNotAllowed
+	}
+	return t, writeOutcome(err, updated, version, ifMatch)
 }
 
-// Delete removes the caller's todo, under the same If-Match rule as Update.
+// Delete removes a todo under the same If-Match rule as Update. A todo the
+// caller can see but may not delete (another member's, for a member who is
+// neither an owner nor an admin of its organization) gives
+// todo.ErrNotAllowed.
 func (s *Todos) Delete(ctx context.Context, c todo.Caller, id string, ifMatch *time.Time) error {
-	var deleted, exists bool
+	var deleted bool
+	var version *time.Time
 	err := s.db.run(ctx, c, writes, func(b *pgx.Batch) {
-		deleted, exists = false, false
+		deleted, version = false, nil
 		b.Queue(deleteTodo, id, ifMatch).Exec(func(tag pgconn.CommandTag) error {
 			deleted = tag.RowsAffected() == 1
 			return nil
 		})
-		b.Queue(todoVersion, id).Query(func(rows pgx.Rows) error {
-			exists = rows.Next()
-			rows.Close()
-			return rows.Err()
-		})
+		queueVersion(b, id, &version)
 	})
-	return outcome(err, deleted, exists)
+	return writeOutcome(err, deleted, version, ifMatch)
 }
 
-// outcome turns "did the write happen, is the row there" into an error.
-func outcome(err error, done, exists bool) error {
+// queueVersion reads the todo's version after a write, into *version (nil
+// when the caller cannot see it).
+func queueVersion(b *pgx.Batch, id string, version **time.Time) {
+	b.Queue(todoVersion, id).Query(func(rows pgx.Rows) error {
+		if rows.Next() {
+			var v time.Time
+			if err := rows.Scan(&v); err != nil {
+				return err
+			}
+			*version = &v
+		}
+		return rows.Err()
+	})
+}
+
+// writeOutcome turns "did the write happen, which version does the caller
+// see now" into an error. A row the caller still sees was not written
+// either because If-Match named another version (412) or because row level
+// security let the caller see it but not change it (403); the version
+// tells which.
+func writeOutcome(err error, done bool, version, ifMatch *time.Time) error {
 	switch {
 	case err != nil:
 		return err
 	case done:
 		return nil
-	case exists:
+	case version == nil:
+		return todo.ErrNotFound
+	case ifMatch != nil && !ifMatch.Equal(*version):
 		return todo.ErrPreconditionFailed
 	}
-	return todo.ErrNotFound
+	return todo.ErrNotAllowed
 }
 
 func scanTodo(row pgx.Row, t *todo.Todo) error {
-	return row.Scan(&t.ID, &t.UserID, &t.Title, &t.Description, &t.Completed, &t.CreatedAt, &t.UpdatedAt)
+	return row.Scan(&t.ID, &t.UserID, &t.OrganizationID, &t.Title, &t.Description, &t.Completed, &t.CreatedAt, &t.UpdatedAt)
 }

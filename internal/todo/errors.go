@@ -23,6 +23,16 @@ var (
 	// Such a write is never retried blindly; a client that sent an
 	// Idempotency-Key can retry safely. It matches ErrUnavailable.
 	ErrOutcomeUnknown error = &unavailableError{"outcome unknown"}
+	// ErrNotAMember means the caller named an organization they are not a
+	// member of, to create a todo in it or move one into it. An
+	// organization that does not exist gives the same error: the two are
+	// deliberately indistinguishable.
+	ErrNotAMember = errors.New("not a member of the organization")
+	// ErrNotAllowed means the caller may see the todo but not make this
+	// change to it: delete another member's todo without being an owner or
+	// admin of its organization, or turn another member's todo into a
+	// personal one.
+	ErrNotAllowed = errors.New("not allowed")
 	// ErrForbidden means the database refused the change for this caller.
 	// The API never lets a client name an owner, so it signals a bug, not a
 	// client mistake; it is still answered without detail.

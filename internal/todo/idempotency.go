@@ -47,10 +47,11 @@ func (n NewTodo) Fingerprint() [sha256.Size]byte {
 		h.Write(b[:])
 		h.Write([]byte(s))
 	}
-	field(true, "todo/v1") // bump when NewTodo gains a field
+	field(true, "todo/v2") // bump when NewTodo gains a field
 	field(true, n.Title)
 	field(n.Description != nil, deref(n.Description))
 	field(n.Completed, "")
+	field(n.OrganizationID != nil, deref(n.OrganizationID))
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum

@@ -3,7 +3,7 @@ package todo
 import "testing"
 
 func TestFingerprintSeparatesRequests(t *testing.T) {
-	empty, a, b := "", "a", "b"
+	empty, a, b, org := "", "a", "b", "org"
 	same := []NewTodo{{Title: "x"}, {Title: "x"}}
 	if same[0].Fingerprint() != same[1].Fingerprint() {
 		t.Fatal("the same create gave two fingerprints")
@@ -12,6 +12,7 @@ func TestFingerprintSeparatesRequests(t *testing.T) {
 		{Title: "x"}, {Title: "y"}, {Title: "x", Completed: true},
 		{Title: "x", Description: &empty}, {Title: "x", Description: &a}, {Title: "x", Description: &b},
 		{Title: "xa"}, {Title: "x", Description: &a, Completed: true},
+		{Title: "x", OrganizationID: &org}, {Title: "x", OrganizationID: &a}, {Title: "x", Description: &a, OrganizationID: &a},
 	}
 	seen := map[[32]byte]int{}
 	for i, n := range distinct {

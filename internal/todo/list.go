@@ -15,12 +15,15 @@ type Cursor struct {
 	ID        string
 }
 
-// ListQuery asks for the caller's todos, newest first. Completed filters when
-// non-nil; After continues from a previous page.
+// ListQuery asks for todos, newest first: the caller's personal todos, or,
+// when OrganizationID is non-nil, that organization's (none unless the
+// caller is a member of it). Completed filters when non-nil; After
+// continues from a previous page of the same list.
 type ListQuery struct {
-	Limit     int
-	Completed *bool
-	After     *Cursor
+	Limit          int
+	OrganizationID *string
+	Completed      *bool
+	After          *Cursor
 }
 
 // Page is one page of todos and, when more remain, the cursor for the next.

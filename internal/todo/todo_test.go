@@ -47,3 +47,26 @@ func TestUserPatchValidate(t *testing.T) {
 		t.Fatalf("clearing the name refused: %v", err)
 	}
 }
+
+func TestOrganizationIDValidate(t *testing.T) {
+	long := strings.Repeat("o", MaxOrganizationIDLen+1)
+	for id, ok := range map[string]bool{
+		"KkHq7Ny2mSx6dQp1Zr3Tf9Wb5Lc8Vh4J": true, "org é": true, strings.Repeat("é", MaxOrganizationIDLen): true,
+		"": false, long: false, "a\x00b": false, "tab\t": false, "\xff": false,
+	} {
+		err := (NewTodo{Title: "x", OrganizationID: &id}).Validate()
+		var v *ValidationError
+		switch {
+		case ok && err != nil:
+			t.Errorf("organization id %q refused: %v", id, err)
+		case !ok && (!errors.As(err, &v) || v.Field != "organization_id"):
+			t.Errorf("organization id %q: err = %v, want a ValidationError on organization_id", id, err)
+		}
+		if got := (TodoPatch{OrganizationIDSet: true, OrganizationID: &id}).Validate(); (got == nil) != ok {
+			t.Errorf("patch to organization id %q: err = %v", id, got)
+		}
+	}
+	if err := (TodoPatch{OrganizationIDSet: true}).Validate(); err != nil {
+		t.Errorf("making a todo personal refused: %v", err)
+	}
+}

@@ -137,13 +137,22 @@ func runCompare(ctx context.Context, o options) error {
 		return err
 	}
 	defer cleanup()
+	if o.compareSchemas && !readOnlyMix(m) {
+		return fmt.Errorf("-compare-schemas: the two databases must hold the same rows throughout, so -mix may only list and get")
+	}
 	st, pop, err := openSeeded(ctx, o, o.todos)
 	if err != nil {
 		return err
 	}
 	defer st.close()
 	st.stopServer() // openStack started one; the comparison starts its own two
-	sides, stop, err := startSides(ctx, st, pop, m, o, [2]string{oldBin, st.bin})
+	urls := [2]string{st.appURL, st.appURL}
+	if o.compareSchemas {
+		if urls[0], err = oldDatabase(ctx, st, oldBin); err != nil {
+			return err
+		}
+	}
+	sides, stop, err := startSides(ctx, st, pop, m, o, [2]string{oldBin, st.bin}, urls)
 	if err != nil {
 		return err
 	}
@@ -153,6 +162,9 @@ func runCompare(ctx context.Context, o options) error {
 	fmt.Fprintf(w, "# rowgate compare\n\n%s; %d CPUs; %d users × %d todos; mix %s; %d connections\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), o.users, o.todos, o.mix, o.conns)
 	fmt.Fprintf(w, "old: %s (git archive of %q); new: this checkout, %s\n", oldLabel, o.compare, describeCheckout(root))
+	if o.compareSchemas {
+		fmt.Fprintf(w, "each side on its own database, migrated by its own binary, with the same rows (-compare-schemas)\n")
+	}
 	fmt.Fprintf(w, "both servers run throughout, driven one at a time: %d rounds of %s per side, each after %s of unmeasured load; -server-env for both: %s\n\n",
 		cfg.rounds, cfg.round, cfg.warmup, orNone(o.serverEnv.String()))
 	for _, s := range sides { // a fresh process verifies every token once, opens its pool, grows its heap
@@ -165,9 +177,10 @@ func runCompare(ctx context.Context, o options) error {
 	return printCompare(w, mixName(m), rounds, cfg.minRatio)
 }
 
-// startSides starts both binaries, each with its own workers (same seed,
-// so the same request sequence). stop stops both.
-func startSides(ctx context.Context, st *stack, pop *population, m mix, o options, bins [2]string) (sides [2]*side, stop func(), err error) {
+// startSides starts both binaries, each on its database (urls, rowgate_app)
+// with its own workers (same seed, so the same request sequence). stop
+// stops both.
+func startSides(ctx context.Context, st *stack, pop *population, m mix, o options, bins, urls [2]string) (sides [2]*side, stop func(), err error) {
 	stop = func() {
 		for _, s := range sides {
 			if s != nil {
@@ -177,7 +190,7 @@ func startSides(ctx context.Context, st *stack, pop *population, m mix, o option
 		}
 	}
 	for i, name := range []string{"old", "new"} {
-		p, err := st.startProc(ctx, bins[i], o.dbMaxConns)
+		p, err := st.startProcOn(ctx, bins[i], o.dbMaxConns, urls[i])
 		if err != nil {
 			stop()
 			return sides, nil, fmt.Errorf("%s: %w", name, err)

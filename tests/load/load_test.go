@@ -53,6 +53,7 @@ func TestLoadSmoke(t *testing.T) {
 	// The modes below reuse the stack: booting it is most of the cost.
 	t.Run("Soak", func(t *testing.T) { testSoak(ctx, t, st, pop, m, o) })
 	t.Run("CompareRounds", func(t *testing.T) { testCompareRounds(ctx, t, st, pop, m, o) })
+	t.Run("CompareSchemas", func(t *testing.T) { testCompareSchemas(ctx, t, st, pop, o) })
 	t.Run("ErrServerExited", func(t *testing.T) { testServerExited(ctx, t, st) })
 	t.Run("Replicas", func(t *testing.T) { testReplicas(ctx, t, st, pop, m, o) }) // last: it adds a standby
 }
@@ -128,7 +129,7 @@ func testSoak(ctx context.Context, t *testing.T, st *stack, pop *population, m m
 // testCompareRounds runs two -compare rounds with the checkout's binary on
 // both sides: two more server processes, driven one at a time.
 func testCompareRounds(ctx context.Context, t *testing.T, st *stack, pop *population, m mix, o options) {
-	sides, stop, err := startSides(ctx, st, pop, m, o, [2]string{st.bin, st.bin})
+	sides, stop, err := startSides(ctx, st, pop, m, o, [2]string{st.bin, st.bin}, [2]string{st.appURL, st.appURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,5 +172,34 @@ func testServerExited(ctx context.Context, t *testing.T, st *stack) {
 	}
 	if st.server != nil {
 		t.Error("the exited server is still recorded as running")
+	}
+}
+
+// testCompareSchemas runs -compare-schemas rounds: the old side on a
+// database of its own, migrated by its binary (here the checkout's) and
+// holding a copy of the rows, which every list must find owned as before.
+func testCompareSchemas(ctx context.Context, t *testing.T, st *stack, pop *population, o options) {
+	oldURL, err := oldDatabase(ctx, st, st.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := parseMix("list=90,get=10")
+	sides, stop, err := startSides(ctx, st, pop, m, o, [2]string{st.bin, st.bin}, [2]string{oldURL, st.appURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	cfg := compareConfig{rounds: 2, round: 300 * time.Millisecond, warmup: 100 * time.Millisecond, minRatio: 0.95}
+	var out bytes.Buffer
+	rounds, err := compareRounds(ctx, &out, cfg, sides)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cr := range rounds {
+		for _, r := range []*result{cr.old, cr.new} {
+			if r.errors+r.violations > 0 || len(r.lat[opList]) == 0 {
+				t.Fatalf("%d errors %v, %d violations %v, %d lists", r.errors, r.errorSamples, r.violations, r.violationSamples, len(r.lat[opList]))
+			}
+		}
 	}
 }

@@ -7,6 +7,7 @@
 //	go run ./tests/load                       # own stack, default mix, 20s
 //	go run ./tests/load -bench                # the docs/benchmarks.md suite
 //	go run ./tests/load -scale                # list latency at 100k, 1M, 10M todos
+//	go run ./tests/load -orgs                 # an organization's list vs the personal list, at 1M todos
 //	go run ./tests/load -compare eea86dd      # list throughput: this checkout vs a revision
 //	go run ./tests/load -soak -duration 10m   # resources flat under the default mix
 //	go run ./tests/load -replicas             # 0, 1 and 2 streaming replicas; token latency
@@ -46,10 +47,25 @@
 // about 16 cycles the interval is their whole range, so a decision on a
 // busy machine wants e.g. -duration 2m -rounds 120. The server CPU per
 // request (from /proc, PostgreSQL not included) is printed for information.
-// Only ratios within one run mean anything on a shared machine. Both binaries get the same environment, -server-env included:
+// Only ratios within one run mean anything on a shared machine. With
+// -compare-schemas each side runs on its own database, migrated by its own
+// binary and holding the same rows (copied, ids included): the way to
+// compare across a change to sql/ or rls/, where the old binary's
+// statements on the new schema are no measure of the old release (read-only
+// mixes only, so both databases stay alike). Both binaries get the same environment, -server-env included:
 // when the newer one adds a setting whose default would change the load (a
 // per-user rate limit), pass e.g. -server-env RATE_LIMIT_RPS=0 to compare
 // the request path alone (old binaries ignore names they do not know).
+//
+// -orgs gives its own stack Better Auth's organization tables (and runs
+// migrate again, as an operator does), seeds 1M todos as the superuser (a
+// user in 20 organizations of 1,000 todos, with 1,000 of their own, each
+// list one row in every thousand of the table), prints both lists' plans,
+// and drives GET /v1/todos?organization_id=… and GET /v1/todos as that user
+// in 8 alternating rounds (-rounds, a multiple of 4) over -duration per
+// side (default 40s), with the per-user rate limit off. It prints each round's req/s and
+// p99 and exits 1 when the median of the rounds' p99 ratios
+// organization/personal is over 1.2, or on any wrong answer.
 //
 // -soak drives -mix (the default mix) for -duration (default 30m) on kept-
 // alive connections, and every -interval (10s) records the server's RSS
@@ -109,21 +125,23 @@ type options struct {
 	keyDir              string
 	dbMaxConns          int
 	bench, scale, rls   bool
+	orgs                bool
 	pprof               string
 	seed                int64
 	cpuProfile          string
 	unix                bool
 	serverEnv           envList
 
-	echoToken bool          // users send their last write's Consistency-Token with reads
-	replicas  bool          // -replicas
-	compare   string        // -compare: the git revision to compare against
-	rounds    int           // -compare, -replicas: alternating rounds
-	minRatio  float64       // -compare: least median new/old throughput
-	soak      bool          // -soak
-	interval  time.Duration // -soak: one sample per interval
-	maxGrowth float64       // -soak: a series must grow by less than this
-	warmup    time.Duration // -compare: before each measured span; -replicas: after each restart; -soak: before judging
+	echoToken      bool          // users send their last write's Consistency-Token with reads
+	replicas       bool          // -replicas
+	compare        string        // -compare: the git revision to compare against
+	compareSchemas bool          // -compare: each side on a database of its own schema
+	rounds         int           // -compare, -replicas: alternating rounds
+	minRatio       float64       // -compare: least median new/old throughput
+	soak           bool          // -soak
+	interval       time.Duration // -soak: one sample per interval
+	maxGrowth      float64       // -soak: a series must grow by less than this
+	warmup         time.Duration // -compare: before each measured span; -replicas: after each restart; -soak: before judging
 }
 
 // envList collects repeated -server-env NAME=value flags.
@@ -146,6 +164,7 @@ func main() {
 	flag.BoolVar(&o.bench, "bench", false, "run the benchmark suite of docs/benchmarks.md and check its targets")
 	flag.BoolVar(&o.scale, "scale", false, "measure list latency at 100k, 1M and 10M todos, with the query plan")
 	flag.BoolVar(&o.rls, "rls", false, "measure only the RLS overhead at the SQL level (pgbench, RLS vs explicit WHERE)")
+	flag.BoolVar(&o.orgs, "orgs", false, "list one organization's todos against the personal list, for a user in 20 organizations of 1,000 todos (1M todos in all); p99 ratio ≤ 1.2")
 	flag.StringVar(&o.pprof, "pprof", "", "own stack: serve the server's pprof on this loopback address")
 	flag.Int64Var(&o.seed, "seed", 1, "random seed of the operation sequence")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile here")
@@ -154,6 +173,7 @@ func main() {
 	flag.BoolVar(&o.echoToken, "echo-token", false, "each user sends the Consistency-Token of its last write with its reads")
 	flag.BoolVar(&o.replicas, "replicas", false, "the default mix against rowgate with 0, 1 and 2 streaming replicas, and the latency token checks add")
 	flag.StringVar(&o.compare, "compare", "", "compare list throughput of this checkout (new) against rowgate built at this git revision (old)")
+	flag.BoolVar(&o.compareSchemas, "compare-schemas", false, "-compare: run each side on its own database, migrated by its own binary, with the same rows (for a change to sql/ or rls/; read-only mixes)")
 	flag.IntVar(&o.rounds, "rounds", 40, "-compare: alternating rounds (ABBA); each side is measured -duration/-rounds per round; -replicas: rounds (default 18), in cycles of 0,1,2,2,1,0 replicas")
 	flag.Float64Var(&o.minRatio, "min-ratio", 0.95, "-compare: fail when the median new/old throughput ratio is below this")
 	flag.BoolVar(&o.soak, "soak", false, "drive -mix for -duration and check the server's RSS, goroutines, open files and pool stay flat")
@@ -183,6 +203,8 @@ func main() {
 		err = runScale(ctx, o)
 	case o.rls:
 		err = runRLS(ctx, o)
+	case o.orgs:
+		err = runOrgs(ctx, o)
 	case o.compare != "":
 		err = runCompare(ctx, o)
 	case o.soak:
@@ -210,13 +232,13 @@ func explicitFlags() map[string]bool {
 // given, and refuses two modes at once.
 func modeDefaults(o *options, set map[string]bool) error {
 	modes := 0
-	for _, on := range []bool{o.bench, o.scale, o.rls, o.compare != "", o.soak, o.replicas} {
+	for _, on := range []bool{o.bench, o.scale, o.rls, o.orgs, o.compare != "", o.soak, o.replicas} {
 		if on {
 			modes++
 		}
 	}
 	if modes > 1 {
-		return fmt.Errorf("-bench, -scale, -rls, -compare, -soak and -replicas are separate runs: choose one")
+		return fmt.Errorf("-bench, -scale, -rls, -orgs, -compare, -soak and -replicas are separate runs: choose one")
 	}
 	switch {
 	case o.compare != "":
@@ -238,6 +260,16 @@ func modeDefaults(o *options, set map[string]bool) error {
 		}
 		if !set["warmup"] {
 			o.warmup = time.Second
+		}
+	case o.orgs:
+		if !set["rounds"] {
+			o.rounds = 8
+		}
+		if !set["duration"] {
+			o.duration = 40 * time.Second
+		}
+		if o.rounds <= 0 || o.rounds%4 != 0 {
+			return fmt.Errorf("-orgs: -rounds must be a positive multiple of 4 (ABBA cycles), got %d", o.rounds)
 		}
 	case o.soak:
 		if !set["duration"] {

@@ -36,6 +36,11 @@ type proc struct {
 // only in their code. A binary that exits before it is ready (a newer
 // revision missing a setting, say) is reported at once.
 func (st *stack) startProc(ctx context.Context, bin string, maxConns int) (*proc, error) {
+	return st.startProcOn(ctx, bin, maxConns, st.appURL)
+}
+
+// startProcOn is startProc against the database at appURL (rowgate_app).
+func (st *stack) startProcOn(ctx context.Context, bin string, maxConns int, appURL string) (*proc, error) {
 	port, err := devdb.FreePort()
 	if err != nil {
 		return nil, err
@@ -47,7 +52,7 @@ func (st *stack) startProc(ctx context.Context, bin string, maxConns int) (*proc
 		p.base = addr
 	}
 	p.cmd = exec.Command(bin, "serve")
-	p.cmd.Env = st.serverEnv(addr, maxConns)
+	p.cmd.Env = st.serverEnv(addr, maxConns, appURL)
 	p.cmd.Stdout, p.cmd.Stderr = os.Stderr, os.Stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

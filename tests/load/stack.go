@@ -167,9 +167,9 @@ func (st *stack) startServer(ctx context.Context, bin string, maxConns int) erro
 // serverEnv is the environment of every server the tool starts: the
 // tool's own, the stack's settings, then -server-env, which wins because
 // the last of duplicate names is the one a process sees.
-func (st *stack) serverEnv(addr string, maxConns int) []string {
+func (st *stack) serverEnv(addr string, maxConns int, appURL string) []string {
 	env := append(os.Environ(),
-		"DATABASE_URL="+st.appURL, "LISTEN_ADDR="+addr,
+		"DATABASE_URL="+appURL, "LISTEN_ADDR="+addr,
 		"AUTH_JWKS_FILE="+st.key.JWKSPath(), "AUTH_ISSUER="+issuer, "AUTH_AUDIENCE="+audience,
 		"LOG_LEVEL=warn", "DB_MAX_CONNS="+strconv.Itoa(maxConns), "PPROF_ADDR="+st.o.pprof,
 		"DATABASE_REPLICA_URLS="+strings.Join(st.replicaURLs, ","))

@@ -30,12 +30,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's todos, newest first, keyset-paginated. */
+        /**
+         * The caller's personal todos, or one organization's, newest first, keyset-paginated.
+         * @description Without organization_id: the caller's personal todos. With it: that organization's todos, if the caller is a member of it now; for an organization the caller is not a member of (any more), or one that does not exist, the list is empty.
+         */
         get: operations["listTodos"];
         put?: never;
         /**
-         * Create a todo owned by the caller.
-         * @description Send an Idempotency-Key to make the create safe to retry (draft-ietf-httpapi-idempotency-key-header): the first request with a key creates the todo; a retry with the same key and the same body answers the same 201 (same id, body and Location, with Idempotent-Replayed: true) and creates nothing; the same key with another body answers 422 idempotency_key_reused. Keys belong to the caller and are remembered for 24 hours by default. A retry that arrives while the first request still runs waits for it.
+         * Create a todo: personal, or in an organization the caller is a member of.
+         * @description Send an Idempotency-Key to make the create safe to retry (draft-ietf-httpapi-idempotency-key-header): the first request with a key creates the todo; a retry with the same key and the same body answers the same 201 (same id, body and Location, with Idempotent-Replayed: true) and creates nothing; the same key with another body answers 422 idempotency_key_reused. Keys belong to the caller and are remembered for 24 hours by default. A retry that arrives while the first request still runs waits for it. With organization_id, the todo is created in that organization; a caller who is not a member of it, or naming one that does not exist, gets 403 not_a_member (the same for both, so nothing tells whether it exists) and nothing is created.
          */
         post: operations["createTodo"];
         delete?: never;
@@ -49,21 +52,47 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The todo's id (a UUID). A malformed id answers 404, like a todo that does not exist or belongs to someone else. */
+                /** @description The todo's id (a UUID). A malformed id answers 404, like a todo that does not exist or that the caller may not see. */
                 id: string;
             };
             cookie?: never;
         };
-        /** One of the caller's todos. */
+        /** One todo the caller may see: their own personal todo, or a todo of an organization they are a member of. */
         get: operations["getTodo"];
         put?: never;
         post?: never;
-        /** Delete one of the caller's todos. */
+        /**
+         * Delete a todo: the caller's personal todo, one they created in an organization, or, as an owner or admin, any of an organization's todos.
+         * @description A member who may see a todo but may not delete it (another member's, without being an owner or admin of its organization) gets 403 not_allowed; nothing is deleted.
+         */
         delete: operations["deleteTodo"];
         options?: never;
         head?: never;
-        /** Change some fields of one of the caller's todos. */
+        /**
+         * Change some fields of a todo the caller may see, or move it.
+         * @description Any member of a todo's organization may change it. organization_id moves it: into an organization the caller is a member of (else 403 not_a_member), or, with null, out of its organization to become a personal todo, which only its creator may do (else 403 not_allowed).
+         */
         patch: operations["updateTodo"];
+        trace?: never;
+    };
+    "/v1/organizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organizations the caller is a member of now, with their roles, read live from Better Auth.
+         * @description Membership comes from Better Auth's organization plugin, in the same database, on every request: a member removed there disappears from this list, and loses access to the organization's todos, on their next request, while their token is still valid. Without Better Auth's organization tables the list is empty. Roles are owner, admin and member; one member may hold several.
+         */
+        get: operations["listOrganizations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/healthz": {
@@ -141,8 +170,10 @@ export interface components {
         Todo: {
             /** Format: uuid */
             id: string;
-            /** @description Always the caller's id. */
+            /** @description The todo's creator: always the caller for a personal todo. */
             user_id: string;
+            /** @description The Better Auth organization the todo belongs to; null for a personal todo. */
+            organization_id: string | null;
             title: string;
             description: string | null;
             completed: boolean;
@@ -161,12 +192,16 @@ export interface components {
             description?: string | null;
             /** @description Defaults to false when left out. */
             completed?: boolean;
+            /** @description Create the todo in this Better Auth organization, of which the caller must be a member; null or absent: a personal todo. */
+            organization_id?: string | null;
         };
         TodoPatch: {
             title?: string;
             /** @description null clears it. */
             description?: string | null;
             completed?: boolean;
+            /** @description Move the todo: into this organization (the caller must be a member), or, with null, out of its organization to become its creator's personal todo. */
+            organization_id?: string | null;
         };
         User: {
             id: string;
@@ -179,6 +214,16 @@ export interface components {
         };
         UserPatch: {
             name?: string | null;
+        };
+        Organization: {
+            /** @description Better Auth's organization id: the organization_id of its todos. */
+            id: string;
+            name: string;
+            /** @description The caller's roles in it, as Better Auth records them: owner, admin, member (or a custom role). */
+            roles: string[];
+        };
+        OrganizationList: {
+            items: components["schemas"]["Organization"][];
         };
         Problem: {
             type: string;
@@ -220,8 +265,26 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description No such todo for this caller: it does not exist, belongs to someone else, or the id is malformed. The body is the same in every case. */
+        /** @description No such todo for this caller: it does not exist, it is someone else's personal todo, it belongs to an organization the caller is not a member of, or the id is malformed. The body is the same in every case. */
         NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description not_a_member: the caller is not a member of the organization named by organization_id, or it does not exist (the answer is the same, so it tells nothing about which). Nothing was written. */
+        NotAMember: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description not_a_member: organization_id names an organization the caller is not a member of, or one that does not exist. not_allowed: the caller may see the todo but not make this change (delete another member's todo without being an owner or admin of its organization; make another member's todo personal). Nothing was written. */
+        Forbidden: {
             headers: {
                 [name: string]: unknown;
             };
@@ -404,8 +467,10 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description List this organization's todos instead of the caller's personal ones. */
+                organization_id?: string;
                 completed?: boolean;
-                /** @description next_cursor from the previous page, with the same completed filter. Opaque; an edited cursor answers 400. */
+                /** @description next_cursor from the previous page, with the same completed and organization_id filters. Opaque; an edited cursor, or one from another list, answers 400. */
                 cursor?: string;
             };
             header?: {
@@ -474,6 +539,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["NotAMember"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
@@ -490,7 +556,7 @@ export interface operations {
                 "Consistency-Token"?: components["parameters"]["ConsistencyToken"];
             };
             path: {
-                /** @description The todo's id (a UUID). A malformed id answers 404, like a todo that does not exist or belongs to someone else. */
+                /** @description The todo's id (a UUID). A malformed id answers 404, like a todo that does not exist or that the caller may not see. */
                 id: string;
             };
             cookie?: never;
@@ -535,7 +601,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
-                /** @description The todo's id (a UUID). A malformed id answers 404, like a todo that does not exist or belongs to someone else. */
+                /** @description The todo's id (a UUID). A malformed id answers 404, like a todo that does not exist or that the caller may not see. */
                 id: string;
             };
             cookie?: never;
@@ -556,6 +622,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
@@ -570,7 +637,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
-                /** @description The todo's id (a UUID). A malformed id answers 404, like a todo that does not exist or belongs to someone else. */
+                /** @description The todo's id (a UUID). A malformed id answers 404, like a todo that does not exist or that the caller may not see. */
                 id: string;
             };
             cookie?: never;
@@ -600,11 +667,42 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listOrganizations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Read your writes across instances: send back the Consistency-Token of your last write, and this read is served only by a database server that has it. Opaque; a malformed token is not an error (the primary answers). */
+                "Consistency-Token"?: components["parameters"]["ConsistencyToken"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's organizations, by name. */
+            200: {
+                headers: {
+                    /** @description Echoes a sane incoming X-Request-Id or a new one; logs carry it. */
+                    "X-Request-Id"?: string;
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganizationList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
