@@ -45,7 +45,6 @@ var env struct {
 	superURL   string // superuser, database "rowgate"
 	ownerURL   string // the database owner: migrations and Better Auth
 	appURL     string // rowgate_app: what `rowgate serve` connects as
-	cluster    *devdb.Cluster
 }
 
 func TestMain(m *testing.M) {
