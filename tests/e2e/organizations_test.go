@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,17 +17,19 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// betterAuthRole is Better Auth's own role in TestOrganizations, the
-// "tighter" setup of docs/better-auth.md: it owns its schema and tables,
-// and the migrating role reads the organization tables only through the
-// grants that page lists.
+// betterAuthRole is Better Auth's own role in the tests that need
+// organizations (startOrgBetterAuth), the "tighter" setup of
+// docs/better-auth.md: it owns its schema and tables, and the migrating
+// role reads the organization tables only through the grants that page
+// lists.
 const betterAuthRole = "better_auth"
 
 // TestOrganizations runs the real Better Auth organization plugin against
 // the real rowgate, doing what docs/better-auth.md tells an operator to do:
 // Better Auth in schema better_auth (rowgate's default) as a role of its
 // own, then the grants to the migrating role, then `rowgate migrate` again
-// so that it installs the app_memberships() that reads them. Then:
+// so that it installs the app_memberships() that reads them
+// (startOrgBetterAuth). Then:
 //
 //  1. the owner creates an organization;
 //  2. invites a member, who accepts;
@@ -35,15 +38,7 @@ const betterAuthRole = "better_auth"
 //  5. their next request, with the same token, sees nothing.
 func TestOrganizations(t *testing.T) {
 	t.Parallel()
-	baURL := env.cluster.URL(betterAuthRole, database)
-	ownerExec(t, "create role "+betterAuthRole+" login", "grant create on database "+database+" to "+betterAuthRole)
-	ba := startBetterAuth(t, "better_auth", "DATABASE_URL="+baURL)
-	execAs(t, baURL,
-		"grant usage on schema better_auth to "+ownerRole,
-		"grant select on better_auth.organization, better_auth.member to "+ownerRole)
-	if out := rowgateMigrate(t); !strings.Contains(out, "rls/ policies installed") {
-		t.Fatalf("rowgate migrate after Better Auth created its organization tables did not install rls/:\n%s", out)
-	}
+	ba := startOrgBetterAuth(t)
 	rg := startRowgate(t, wiredTo(ba), true)
 	owner := ba.signUp(t, "owner.org@example.com", "Olga")
 	member := ba.signUp(t, "member.org@example.com", "Mia")
@@ -80,6 +75,43 @@ func TestOrganizations(t *testing.T) {
 		t.Errorf("the owner lists %d of the organization's todos, want 2", len(ids))
 	}
 	appCannotRead(t, "better_auth.member")
+}
+
+// orgSetup records whether startOrgBetterAuth has set up the schema
+// better_auth. app_memberships() reads the organization tables of one
+// Better Auth schema per database (`rowgate migrate --better-auth-schema`,
+// default better_auth), so every test that needs organizations runs its
+// Better Auth there; each has its own base URL, so its own JWT issuer.
+var orgSetup struct {
+	sync.Mutex
+	done bool
+}
+
+// startOrgBetterAuth starts Better Auth in schema better_auth as the role
+// betterAuthRole. The first call sets that up as docs/better-auth.md tells
+// an operator to: it creates the role, lets Better Auth create its tables,
+// grants the migrating role what app_memberships() reads, and runs `rowgate
+// migrate` again, which must then install the app_memberships() that reads
+// them. extraEnv is as for startBetterAuth.
+func startOrgBetterAuth(t *testing.T, extraEnv ...string) *betterAuth {
+	t.Helper()
+	orgSetup.Lock()
+	defer orgSetup.Unlock()
+	baURL := env.cluster.URL(betterAuthRole, database)
+	if !orgSetup.done {
+		ownerExec(t, "create role "+betterAuthRole+" login", "grant create on database "+database+" to "+betterAuthRole)
+	}
+	ba := startBetterAuth(t, "better_auth", append([]string{"DATABASE_URL=" + baURL}, extraEnv...)...)
+	if !orgSetup.done {
+		execAs(t, baURL,
+			"grant usage on schema better_auth to "+ownerRole,
+			"grant select on better_auth.organization, better_auth.member to "+ownerRole)
+		if out := rowgateMigrate(t); !strings.Contains(out, "rls/ policies installed") {
+			t.Fatalf("rowgate migrate after Better Auth created its organization tables did not install rls/:\n%s", out)
+		}
+		orgSetup.done = true
+	}
+	return ba
 }
 
 // ownerExec runs statements as the database owner, as an operator would
