@@ -26,7 +26,11 @@ const screenshotPath = "docs/web-page.png"
 // chromium, headless, over the DevTools protocol: two users, each in a
 // browser context of their own (own cookies, own cache), sign up, add,
 // complete and delete todos, reload, sign out and in again, and each sees
-// only their own todos. The page is served by Better Auth and calls rowgate
+// only their own todos. Then Alice creates an organization on the page and
+// Bob joins it (an invitation through Better Auth's API, sent from each
+// one's page): both switch to it and see its todos, Bob may complete
+// Alice's todo there but not delete it, and each one's Personal list still
+// shows only their own. The page is served by Better Auth and calls rowgate
 // on another origin, so every call to rowgate is preceded by a CORS
 // preflight, which the test watches on the network.
 func TestWebPage(t *testing.T) {
@@ -36,7 +40,7 @@ func TestWebPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	rowgateBase := "http://127.0.0.1:" + strconv.Itoa(port)
-	ba := startBetterAuth(t, "ba_web", "ROWGATE_URL="+rowgateBase)
+	ba := startOrgBetterAuth(t, "ROWGATE_URL="+rowgateBase)
 	rg := startRowgate(t, wiredTo(ba), true, "LISTEN_ADDR=127.0.0.1:"+strconv.Itoa(port), "CORS_ALLOWED_ORIGINS="+ba.base)
 	if rg.base != rowgateBase {
 		t.Fatalf("rowgate listens on %s, want %s", rg.base, rowgateBase)
@@ -77,9 +81,36 @@ func TestWebPage(t *testing.T) {
 	bob.signIn("bob@example.com")
 	bob.expectTodos(wantBob)
 
+	// An organization: Alice creates it and a todo in it; Bob joins and
+	// reloads, which lists it beside Personal.
+	alice.createOrganization("Acme")
+	alice.expectScopes("Personal", "Acme (owner)")
+	alice.expectTodos(nil)
+	alice.add("Plan the offsite")
+	inv := alice.authPost("/organization/invite-member",
+		map[string]any{"email": "bob@example.com", "role": "member", "organizationId": alice.scope()})
+	bob.authPost("/organization/accept-invitation", map[string]any{"invitationId": inv["id"]})
+	bob.reload()
+	bob.expectScopes("Personal", "Acme (member)")
+	bob.expectTodos(wantBob)
+	// Both work in the organization's list; Personal lists stay apart.
+	bob.switchTo("Acme (member)")
+	bob.expectTodos([]todoRow{{"Plan the offsite", false}})
+	bob.add("Book the venue")
+	bob.complete("Plan the offsite")
+	bob.deleteRefused("Plan the offsite", "only its creator, or an owner or admin of its organization, may delete it")
+	wantAcme := []todoRow{{"Book the venue", false}, {"Plan the offsite", true}}
+	bob.expectTodos(wantAcme)
+	bob.switchTo("Personal")
+	bob.expectTodos(wantBob)
+	alice.switchTo("Personal")
+	alice.expectTodos(wantAlice)
+	alice.switchTo("Acme (owner)")
+	alice.expectTodos(wantAcme)
+
 	alice.screenshot(filepath.Join(env.root, screenshotPath))
 	alice.expectPreflights("GET", "POST", "PATCH", "DELETE")
-	bob.expectPreflights("GET", "POST", "DELETE")
+	bob.expectPreflights("GET", "POST", "PATCH", "DELETE")
 	alice.expectNoErrors()
 	bob.expectNoErrors()
 }

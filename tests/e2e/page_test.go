@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -285,4 +286,94 @@ func (p *page) expectNoErrors() {
 	for _, e := range p.errors {
 		p.t.Errorf("%s's page reported %s", p.name, e)
 	}
+}
+
+// scopeLoaded is true when the scope selector shows label and the list of
+// that scope is loaded.
+func scopeLoaded(label string) string {
+	return fmt.Sprintf(`(s => s.options[s.selectedIndex]?.text === %s)(document.getElementById("scope")) && %s`,
+		strconv.Quote(label), listLoaded)
+}
+
+// createOrganization types name into the new-organization field and
+// presses Enter; the page then shows that organization's (empty) list,
+// with the user as its owner.
+func (p *page) createOrganization(name string) {
+	p.t.Helper()
+	p.must("create organization "+name,
+		chromedp.SendKeys(chromedp.CSS("#new-org-name"), name+"\r"),
+		waitFor(scopeLoaded(name+" (owner)")),
+	)
+}
+
+// switchTo picks the scope whose option reads label, as choosing it in the
+// selector does (the value changes, then a change event), and waits for
+// its list. (Typing the label into the focused selector works too, but
+// Chrome's type-ahead joins keys typed within a second of each other.)
+func (p *page) switchTo(label string) {
+	p.t.Helper()
+	pick := fmt.Sprintf(`(s => {
+		const o = [...s.options].find(o => o.text === %s);
+		if (!o) return false;
+		s.value = o.value;
+		s.dispatchEvent(new Event("change", { bubbles: true }));
+		return true;
+	})(document.getElementById("scope"))`, strconv.Quote(label))
+	if !evaluate[bool](p, "switch to "+label, pick) {
+		p.t.Fatalf("%s: no scope %q to switch to", p.name, label)
+	}
+	p.must("switch to "+label, waitFor(scopeLoaded(label)))
+}
+
+// scope returns the value of the selected scope: "" for Personal, else
+// the organization's id.
+func (p *page) scope() string {
+	p.t.Helper()
+	return evaluate[string](p, "read the scope", `document.getElementById("scope").value`)
+}
+
+func (p *page) expectScopes(want ...string) {
+	p.t.Helper()
+	got := evaluate[[]string](p, "read the scopes", `[...document.getElementById("scope").options].map(o => o.text)`)
+	if !slices.Equal(got, want) {
+		p.t.Errorf("%s can pick %q, want %q", p.name, got, want)
+	}
+}
+
+// deleteRefused presses the button named "Delete “title”", which rowgate
+// refuses: the status line must show an error containing reason, and the
+// todo must stay.
+func (p *page) deleteRefused(title, reason string) {
+	p.t.Helper()
+	p.must("delete "+title+" (refused)",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[aria-label=%s]`, strconv.Quote("Delete “"+title+"”")))),
+		waitFor(fmt.Sprintf(`(s => s.classList.contains("error") && s.textContent.includes(%s))(document.getElementById("status"))`,
+			strconv.Quote(reason))),
+	)
+	if !evaluate[bool](p, "find "+title, listed(title)) {
+		p.t.Errorf("%s: the refused delete removed %q from the page", p.name, title)
+	}
+}
+
+// authPost posts body to Better Auth's /api/auth+path from the page, with
+// the page's session cookie, and returns the JSON answer; anything but 200
+// fails the test.
+func (p *page) authPost(path string, body map[string]any) map[string]any {
+	p.t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	js := fmt.Sprintf(`(async () => {
+		const res = await fetch("/api/auth" + %s, { method: "POST", headers: { "content-type": "application/json" }, body: %s });
+		return { status: res.status, body: await res.json().catch(() => null) };
+	})()`, strconv.Quote(path), strconv.Quote(string(raw)))
+	res := evaluate[struct {
+		Status int            `json:"status"`
+		Body   map[string]any `json:"body"`
+	}](p, "POST "+path, js, chromedp.EvalAwaitPromise)
+	if res.Status != 200 {
+		p.t.Fatalf("%s: POST /api/auth%s: %d %v", p.name, path, res.Status, res.Body)
+	}
+	return res.Body
 }

@@ -1,8 +1,10 @@
 // The page: sign up or sign in with Better Auth, then list, add, complete
-// and delete todos in rowgate. No framework: the DOM is built with
-// createElement and textContent (a title is never parsed as HTML).
+// and delete todos in rowgate: personal ones, or those of an organization
+// the user belongs to (and may create here). No framework: the DOM is
+// built with createElement and textContent (a title is never parsed as
+// HTML).
 
-import { AuthError, signIn, signOut, signUp, tokenSource } from "./auth.mjs";
+import { AuthError, createOrganization, signIn, signOut, signUp, tokenSource } from "./auth.mjs";
 import { ApiError, PERSONAL, SignedOut, rowgateAPI } from "./rowgate.mjs";
 
 const $ = (id) => document.getElementById(id);
@@ -37,7 +39,9 @@ async function run(action) {
 
 function showAuth(message = "") {
   state.api = null;
+  state.scope = PERSONAL;
   state.tokens.clear();
+  $("scope").replaceChildren(new Option("Personal", ""));
   $("todos").hidden = true;
   $("who").hidden = true;
   $("todo-list").replaceChildren();
@@ -48,6 +52,7 @@ function showAuth(message = "") {
 async function showTodos() {
   state.api = rowgateAPI(state.config.rowgateURL, state.tokens);
   const me = await state.api.me();
+  await loadScopes();
   $("who-email").textContent = me.email ?? me.id;
   $("who").hidden = false;
   $("auth").hidden = true;
@@ -57,10 +62,29 @@ async function showTodos() {
   $("new-todo-title").focus();
 }
 
+// loadScopes fills the scope selector: Personal, then each organization
+// the user belongs to now, with their role there. The current scope stays
+// selected while the user is still a member; otherwise it is Personal.
+async function loadScopes() {
+  const { items } = await state.api.organizations();
+  const current = state.scope.organizationId;
+  $("scope").replaceChildren(
+    new Option("Personal", ""),
+    ...items.map((org) => new Option(`${org.name} (${org.roles.join(", ")})`, org.id, false, org.id === current)),
+  );
+  state.scope = scopeOf($("scope").value);
+}
+
+function scopeOf(organizationId) {
+  return organizationId ? { organizationId } : PERSONAL;
+}
+
 async function loadTodos() {
+  const { scope } = state;
   const list = $("todo-list");
   list.setAttribute("aria-busy", "true");
-  const page = await state.api.listTodos(state.scope);
+  const page = await state.api.listTodos(scope);
+  if (scope !== state.scope) return; // switched again meanwhile: that load fills the list
   list.replaceChildren(...page.items.map(todoItem));
   list.setAttribute("aria-busy", "false");
   updateEmpty();
@@ -148,12 +172,28 @@ async function start() {
   });
   onSubmit("new-todo", async (form) => {
     const { title } = values(form);
-    const todo = await state.api.createTodo(title, state.scope);
-    $("todo-list").prepend(todoItem(todo));
+    const { scope } = state;
+    const todo = await state.api.createTodo(title, scope);
+    if (scope === state.scope) $("todo-list").prepend(todoItem(todo));
     updateEmpty();
     form.reset();
     say(`Added “${todo.title}”.`);
   });
+  onSubmit("new-org", async (form) => {
+    const org = await createOrganization(values(form));
+    form.reset();
+    state.scope = scopeOf(org.id);
+    await loadScopes();
+    await loadTodos();
+    say(`Created “${org.name}”: you are its owner.`);
+  });
+  $("scope").addEventListener("change", () =>
+    run(async () => {
+      state.scope = scopeOf($("scope").value);
+      await loadTodos();
+      say("");
+    }),
+  );
   $("sign-out").addEventListener("click", () =>
     run(async () => {
       await signOut();

@@ -34,6 +34,15 @@ export function signOut() {
   return post("/sign-out", {});
 }
 
+/**
+ * createOrganization creates a Better Auth organization with the signed-in
+ * user as its owner. The slug, which Better Auth requires unique and this
+ * page never shows, is random.
+ */
+export function createOrganization({ name }) {
+  return post("/organization/create", { name, slug: crypto.randomUUID() });
+}
+
 /** The payload of a JWT, not verified: the page only reads exp and email. */
 export function jwtClaims(token) {
   const part = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");

@@ -16,10 +16,10 @@ export class ApiError extends Error {
 export class SignedOut extends Error {}
 
 /**
- * A scope names whose todos a list or a create is about. PERSONAL, the
- * only one so far, is the signed-in user's own todos. An organization's
- * scope is { organizationId: "<Better Auth organization id>" }: lists then
- * ask for ?organization_id=… and creates send organization_id.
+ * A scope names whose todos a list or a create is about. PERSONAL is the
+ * signed-in user's own todos. An organization's scope is
+ * { organizationId: "<Better Auth organization id>" }: lists then ask for
+ * ?organization_id=… and creates send organization_id.
  */
 export const PERSONAL = Object.freeze({ organizationId: null });
 
@@ -78,6 +78,7 @@ export function rowgateAPI(baseURL, tokens) {
 
   return {
     me: () => call("GET", "/v1/me", {}, true),
+    organizations: () => call("GET", "/v1/organizations", {}, true),
     listTodos: (scope) => call("GET", "/v1/todos", { query: { limit: 100, ...scopeQuery(scope) } }, true),
     createTodo: (title, scope) =>
       call("POST", "/v1/todos", {
