@@ -9,7 +9,7 @@ import (
 // The list statements. Every one is built here, once, from the constant
 // fragments below (never from a value), so a list costs no string work per
 // request and the statement cache holds eight texts. $1 is the limit; the
-// other parameters follow in the order listStatement appends them. The
+// other parameters follow in the order ListStatement appends them. The
 // second page of an organization's completed todos, for example, is
 //
 //	select id, user_id, organization_id, title, description, completed, created_at, updated_at
@@ -69,9 +69,11 @@ func buildList(org, completed, after bool) string {
 	return selectTodos + where + orderTodos
 }
 
-// listStatement picks the statement for q and its arguments; it asks for
-// one row more than the limit, to know whether another page follows.
-func listStatement(q todo.ListQuery) (string, []any) {
+// ListStatement picks the statement List sends for q and its arguments; it
+// asks for one row more than the limit, to know whether another page
+// follows. It is exported for the tools that measure or explain the list
+// (tests/load), so they run exactly what the API runs.
+func ListStatement(q todo.ListQuery) (string, []any) {
 	args := make([]any, 1, 5)
 	args[0] = q.Limit + 1
 	org, completed, after := 0, 0, 0

@@ -110,7 +110,7 @@ func TestListPlanShape(t *testing.T) {
 // prepared statement may switch to).
 func checkListPlan(t *testing.T, ctx context.Context, conn *pgx.Conn, q todo.ListQuery, mode string) {
 	t.Helper()
-	sql, args := listStatement(q)
+	sql, args := ListStatement(q)
 	name := describeList(q) + " " + mode
 	s := shapeOf(explain(t, ctx, conn, mode, sql, args))
 	{

@@ -57,7 +57,7 @@ func (db *DB) Todos() *Todos { return &Todos{db: db} }
 // of it). It never returns a todo the caller may not see: the database
 // filters them out.
 func (s *Todos) List(ctx context.Context, c todo.Caller, q todo.ListQuery) (todo.Page, error) {
-	sql, args := listStatement(q)
+	sql, args := ListStatement(q)
 	var page todo.Page
 	err := s.db.run(ctx, c, reads, func(b *pgx.Batch) {
 		page = todo.Page{Items: make([]todo.Todo, 0, q.Limit+1)}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rowgate/rowgate/internal/migrate"
 	"github.com/rowgate/rowgate/internal/pgtest"
+	"github.com/rowgate/rowgate/internal/postgres"
 	"github.com/rowgate/rowgate/internal/todo"
 )
 
@@ -84,12 +85,12 @@ type orgList struct {
 
 func orgLists() []orgList {
 	org := orgID(0)
-	const cols = `select id, user_id, organization_id, title, description, completed, created_at, updated_at from todos where `
-	const order = ` order by created_at desc, id desc limit 21`
+	personal, pargs := personalList()
+	shared, sargs := postgres.ListStatement(todo.ListQuery{Limit: todo.DefaultLimit, OrganizationID: &org})
 	return []orgList{
-		{name: "personal", path: "/v1/todos", sql: cols + `organization_id is null and user_id = (select app_user_id())` + order,
+		{name: "personal", path: "/v1/todos", sql: personal, args: pargs,
 			marker: []byte(`"user_id":"` + orgUser + `","organization_id":null`)},
-		{name: "organization", path: "/v1/todos?organization_id=" + org, sql: cols + `organization_id = $1` + order, args: []any{org},
+		{name: "organization", path: "/v1/todos?organization_id=" + org, sql: shared, args: sargs,
 			marker: []byte(`"organization_id":"` + org + `"`)},
 	}
 }
@@ -169,7 +170,7 @@ func explainAs(ctx context.Context, appURL, uid, sql string, args ...any) (strin
 	if _, err := tx.Exec(ctx, "select set_config('app.user_id', $1, true)", uid); err != nil {
 		return "", err
 	}
-	rows, err := tx.Query(ctx, "explain (analyze, buffers, costs off, timing off) "+sql, args...)
+	rows, err := tx.Query(ctx, "explain (analyze, buffers, costs off, timing off, summary off) "+sql, args...)
 	if err != nil {
 		return "", err
 	}

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // target is one line of the benchmark's verdict.
@@ -211,29 +209,11 @@ func runScale(ctx context.Context, o options) error {
 	return nil
 }
 
-// explainList runs EXPLAIN ANALYZE of the list query as rowgate_app with an
-// identity set, the way the API runs it.
+// explainList runs EXPLAIN ANALYZE of GET /v1/todos's first page as
+// rowgate_app with an identity set, the way the API runs it.
 func explainList(ctx context.Context, appURL, uid string) (string, error) {
-	conn, err := pgx.Connect(ctx, appURL)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, "select set_config('app.user_id', $1, true)", uid); err != nil {
-		return "", err
-	}
-	rows, err := tx.Query(ctx, "explain (analyze, costs off, timing off, summary off) "+
-		"select id, user_id, title, description, completed, created_at, updated_at from todos order by created_at desc, id desc limit 21")
-	if err != nil {
-		return "", err
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return strings.Join(lines, "\n"), err
+	sql, args := personalList()
+	return explainAs(ctx, appURL, uid, sql, args...)
 }
 
 // rlsOverhead runs the list transaction under RLS and with an explicit
